@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts.roles import sync_role_permissions
+
+        # Model permissions only exist after each migrate run; give them to the roles then.
+        post_migrate.connect(sync_role_permissions, dispatch_uid="accounts.sync_role_permissions")

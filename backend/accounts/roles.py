@@ -1,0 +1,39 @@
+"""The roles of DESIGN.md §4 as Django groups, and the model permissions each one holds.
+
+The API checks a role by group membership (core.permissions.HasRole); the permissions
+below are what the admin site lets each role see and change.
+"""
+
+from django.db.models import TextChoices
+
+
+class Role(TextChoices):
+    PRODUCTION_LINE = "production_line", "Production line"
+    SALES = "sales", "Sales"
+    MARKETING = "marketing", "Marketing"
+    MANAGER = "manager", "Manager"
+
+
+# "app_label.codename" for each role; a permission of a model that does not exist yet is
+# skipped, and given as soon as a later migration creates the model.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.PRODUCTION_LINE: [],
+    Role.SALES: [],
+    Role.MARKETING: [],
+    Role.MANAGER: ["django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask"],
+}
+
+
+def sync_role_permissions(**kwargs) -> None:
+    """Creates the role groups and gives each exactly its permissions (post_migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.set(wanted)

@@ -1,0 +1,65 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_roles_exist_as_groups_after_migrating():
+    assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)
+
+
+def test_manager_role_may_see_and_edit_the_beat_schedule_in_the_admin():
+    codenames = set(Group.objects.get(name="manager").permissions.values_list("codename", flat=True))
+
+    assert {"view_periodictask", "change_periodictask"} <= codenames
+
+
+def test_create_api_token_creates_the_user_with_the_role_and_prints_the_token_last(capsys, django_user_model):
+    call_command("create_api_token", "line-7", "--role", "production_line")
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    me = client.get("/api/v1/auth/me/")
+    assert me.status_code == 200
+    assert me.json()["roles"] == ["production_line"]
+    assert not django_user_model.objects.get(username="line-7").has_usable_password()
+
+
+def test_create_api_token_is_repeatable_and_adds_roles(capsys):
+    call_command("create_api_token", "ops", "--role", "sales")
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    call_command("create_api_token", "ops", "--role", "manager")
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+
+    assert first == second
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert client.get("/api/v1/auth/me/").json()["roles"] == ["manager", "sales"]
+
+
+def test_create_api_token_rejects_an_unknown_role():
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "x", "--role", "janitor")
+
+
+def test_a_password_account_exchanges_its_credentials_for_a_token(django_user_model):
+    user = django_user_model.objects.create_user(username="ann", password="a-long-enough-passphrase")
+    client = APIClient()
+
+    response = client.post("/api/v1/auth/token/", {"username": "ann", "password": "a-long-enough-passphrase"})
+    wrong = client.post("/api/v1/auth/token/", {"username": "ann", "password": "nope"})
+
+    assert response.status_code == 200
+    assert response.json()["token"] == user.auth_token.key
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "invalid_credentials"
+    assert user.password.startswith("argon2$")
+
+
+def test_me_needs_authentication():
+    assert APIClient().get("/api/v1/auth/me/").status_code == 401

@@ -1,0 +1,14 @@
+"""Every periodic job of R4C, declared once. `manage.py sync_periodic_tasks` (run on each
+deploy by backend/bin/release) writes them into django-celery-beat's tables, where admins
+can change when they run; the times below are the defaults, in TIME_ZONE."""
+
+from core.schedules import PeriodicJob
+
+PERIODIC_JOBS: list[PeriodicJob] = [
+    # Hourly, at minute 17: forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL.
+    PeriodicJob(
+        name="core: purge expired idempotency keys",
+        task="core.tasks.idempotency_keys_purge_task",
+        crontab="17 * * * *",
+    ),
+]

@@ -1,0 +1,21 @@
+"""Top-level routes: the API under /api/v1/, its schema and docs, health, metrics, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+API_APPS = ["accounts", "robots", "orders", "customers", "reports", "mailings"]
+
+urlpatterns = [
+    path("", include("core.urls")),
+    path("api/v1/", include([path("", include(f"{app}.urls")) for app in API_APPS])),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The split view serves Swagger UI's init script as a file, so the page needs no inline script (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "core.exceptions.json_bad_request"
+handler404 = "core.exceptions.json_not_found"
+handler500 = "core.exceptions.json_server_error"

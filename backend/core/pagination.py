@@ -1,0 +1,8 @@
+"""The one pagination of the API: `count`, `next`, `previous`, `results`."""
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 1000

@@ -1,0 +1,3 @@
+"""API routes of customers (under /api/v1/)."""
+
+urlpatterns: list = []

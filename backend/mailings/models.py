@@ -1,0 +1,1 @@
+"""SMS mailings, their messages, the dispatcher and the gateway client."""

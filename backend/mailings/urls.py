@@ -1,0 +1,3 @@
+"""API routes of mailings (under /api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""The outbox of e-mails, their templates and delivery."""

@@ -1,0 +1,3 @@
+"""API routes of notifications (under /api/v1/)."""
+
+urlpatterns: list = []

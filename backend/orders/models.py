@@ -1,0 +1,1 @@
+"""Orders and the allocation of produced robots to waiting orders."""

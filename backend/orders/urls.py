@@ -1,0 +1,3 @@
+"""API routes of orders (under /api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Weekly production reports: generation, storage, download, the nightly job."""

@@ -1,0 +1,3 @@
+"""API routes of reports (under /api/v1/)."""
+
+urlpatterns: list = []

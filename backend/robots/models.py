@@ -1,0 +1,1 @@
+"""Robot models and versions (the catalog), robots, stock and ingest."""

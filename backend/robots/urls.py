@@ -1,0 +1,3 @@
+"""API routes of robots (under /api/v1/)."""
+
+urlpatterns: list = []

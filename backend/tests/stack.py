@@ -1,0 +1,213 @@
+"""The real processes of DESIGN.md §5 on loopback, for end-to-end tests and benchmarks.
+
+Every process is started with the same script docker compose runs (backend/bin/*,
+worker/bin/*, nginx/bin/run-local), against a database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+from django.conf import settings
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+BACKEND_DIR = REPO_DIR / "backend"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Polls `condition` until it returns something truthy; fails with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except Exception as exc:  # not ready yet: remember why, try again
+            last_error = exc
+        else:
+            if result:
+                return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+
+
+def _admin_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """A private deployment: its own database, Redis databases, directories and ports."""
+
+    work_dir: Path
+    base_database_url: str = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/r4c")
+    redis_url: str = ""  # the Redis server; the test settings' one by default
+    redis_db: int = 13
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.redis_url = self.redis_url or settings.REDIS_SERVER_URL
+        self.database_name = f"r4c_e2e_{secrets.token_hex(4)}"
+        self.database_url = urlunsplit(urlsplit(self.base_database_url)._replace(path=f"/{self.database_name}"))
+        self.web_port = free_port()
+        self.nginx_port = free_port()
+        self.static_root = self.work_dir / "static"
+        self.reports_dir = self.work_dir / "reports"
+        self.broker_url = f"{self.redis_url}/{self.redis_db}"
+
+    # --- environment -----------------------------------------------------------------
+    @property
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
+        env.update(
+            PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            ENVIRONMENT="development",
+            DEBUG="0",
+            DATABASE_URL=self.database_url,
+            CELERY_BROKER_URL=self.broker_url,
+            CACHE_URL=f"{self.redis_url}/{self.redis_db - 1}",
+            STATIC_ROOT=str(self.static_root),
+            REPORTS_DIR=str(self.reports_dir),
+            REPORTS_ACCEL_REDIRECT_PREFIX="/protected-reports/",
+            GUNICORN_BIND=f"127.0.0.1:{self.web_port}",
+            WEB_CONCURRENCY="2",
+            WORKER_CONCURRENCY="2",
+            MAILING_WORKER_CONCURRENCY="1",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            LOG_LEVEL="INFO",
+            LOG_FORMAT="json",
+            PROMETHEUS_MULTIPROC_DIR=str(self.work_dir / "prometheus"),
+            NGINX_RUN_DIR=str(self.work_dir / "nginx"),
+            NGINX_PORT=str(self.nginx_port),
+            BACKEND_UPSTREAM=f"127.0.0.1:{self.web_port}",
+            NGINX_STATIC_ROOT=str(self.static_root),
+            NGINX_REPORTS_ROOT=str(self.reports_dir),
+            NGINX_MAX_BODY_SIZE="4m",
+        )
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def nginx_url(self) -> str:
+        return f"http://127.0.0.1:{self.nginx_port}"
+
+    # --- lifecycle -------------------------------------------------------------------
+    def create_database(self) -> None:
+        with psycopg.connect(_admin_url(self.base_database_url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database_name}"')
+
+    def drop_database(self) -> None:
+        with psycopg.connect(_admin_url(self.base_database_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+
+    def prepare(self) -> None:
+        """A fresh database and directories, then the release phase (migrate, schedule, static)."""
+        # nginx's workers run as an unprivileged user: they must be able to read these.
+        for directory in (self.work_dir, self.static_root, self.reports_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o755)
+        self.create_database()
+        self.run("release", [str(BACKEND_DIR / "bin" / "release")], timeout=300)
+
+    def run(self, name: str, argv: list[str], timeout: float) -> None:
+        log_path = self.work_dir / f"{name}.log"
+        with log_path.open("ab") as log:
+            result = subprocess.run(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"{name} failed ({result.returncode}):\n{log_path.read_text()[-3000:]}")
+
+    def start(self, name: str, argv: list[str]) -> Process:
+        log_path = self.work_dir / f"{name}.log"
+        popen = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stopping it stops its children
+        )
+        process = Process(name=name, popen=popen, log_path=log_path)
+        self.processes[name] = process
+        return process
+
+    def start_web(self) -> None:
+        self.start("web", [str(BACKEND_DIR / "bin" / "web")])
+        self.wait_http(f"{self.web_url}/health/live", "web")
+
+    def start_worker(self, name: str = "worker", script: str = "worker") -> None:
+        self.start(name, [str(REPO_DIR / "worker" / "bin" / script)])
+
+    def start_beat(self) -> None:
+        self.start("beat", [str(REPO_DIR / "worker" / "bin" / "beat")])
+
+    def start_nginx(self) -> None:
+        self.start("nginx", [str(REPO_DIR / "nginx" / "bin" / "run-local")])
+        self.wait_http(f"{self.nginx_url}/health/live", "nginx")
+
+    def wait_http(self, url: str, name: str, timeout: float = 60) -> None:
+        def answered() -> bool:
+            process = self.processes[name]
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.popen.returncode}:\n{process.log_tail()}")
+            return requests.get(url, timeout=2).status_code == 200
+
+        try:
+            wait_until(answered, timeout=timeout, what=f"{name} at {url}")
+        except (TimeoutError, RuntimeError) as exc:
+            raise RuntimeError(f"{exc}\n--- {name} log ---\n{self.processes[name].log_tail()}") from exc
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.popen.poll() is not None:
+            return
+        try:
+            os.killpg(process.popen.pid, sig)
+            process.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.popen.pid, signal.SIGKILL)
+            process.popen.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes.values())
