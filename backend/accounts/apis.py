@@ -44,7 +44,9 @@ class TokenCreateApi(APIView):
         user = authenticate(request, **serializer.validated_data)
         if user is None:
             raise ApplicationError(
-                "Unknown username or wrong password.", code="invalid_credentials", status_code=status.HTTP_401_UNAUTHORIZED
+                "Unknown username or wrong password.",
+                code="invalid_credentials",
+                status_code=status.HTTP_401_UNAUTHORIZED,
             )
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data)
@@ -69,7 +71,13 @@ class MeApi(APIView):
         examples=[
             OpenApiExample(
                 "Production line",
-                value={"username": "line-1", "name": "", "email": "", "roles": ["production_line"], "is_superuser": False},
+                value={
+                    "username": "line-1",
+                    "name": "",
+                    "email": "",
+                    "roles": ["production_line"],
+                    "is_superuser": False,
+                },
             )
         ],
     )

@@ -20,7 +20,7 @@ if ENVIRONMENT not in {"production", "development"}:
     raise ImproperlyConfigured("ENVIRONMENT must be 'production' or 'development'.")
 IS_PRODUCTION = ENVIRONMENT == "production"
 
-DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 (refused in production)
 SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PRODUCTION else DEV_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -254,7 +254,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.*": {"queue": "reports"},
     "mailings.tasks.*": {"queue": "mailings"},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "core.beat:HeartbeatScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True

@@ -77,13 +77,12 @@ def _claim(*, owner_id: int, key: str, fingerprint: str) -> tuple[IdempotencyKey
     """Inserts the key, or waits for a concurrent insert to commit and returns that row."""
     now = timezone.now()
     IdempotencyKey.objects.filter(owner_id=owner_id, key=key, expires_at__lte=now).delete()
-    table = IdempotencyKey._meta.db_table
     with connection.cursor() as cursor:
         # ON CONFLICT DO NOTHING blocks on a concurrent uncommitted insert of the same key,
         # then skips: exactly one request wins, the others read its committed result.
         cursor.execute(
-            f"""
-            INSERT INTO {table} (owner_id, key, fingerprint, created_at, expires_at)
+            """
+            INSERT INTO core_idempotencykey (owner_id, key, fingerprint, created_at, expires_at)
             VALUES (%s, %s, %s, %s, %s)
             ON CONFLICT (owner_id, key) DO NOTHING
             RETURNING id

@@ -54,7 +54,9 @@ def _on_task_retry(sender=None, **kwargs) -> None:
 
 class TaskCountCollector:
     def collect(self):
-        family = CounterMetricFamily("r4c_celery_tasks", "Celery tasks finished, by task and state.", labels=["task", "state"])
+        family = CounterMetricFamily(
+            "r4c_celery_tasks", "Celery tasks finished, by task and state.", labels=["task", "state"]
+        )
         try:
             counts = _redis().hgetall(TASK_COUNTS_KEY)
         except redis.RedisError:
@@ -72,7 +74,7 @@ extra_registry.register(TaskCountCollector())
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format. nginx does not expose it; scrape the backend directly."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # gunicorn: sum the files of every worker
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn: sum the files of every worker
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

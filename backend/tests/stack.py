@@ -110,6 +110,7 @@ class Stack:
             LOG_LEVEL="INFO",
             LOG_FORMAT="json",
             PROMETHEUS_MULTIPROC_DIR=str(self.work_dir / "prometheus"),
+            BEAT_HEARTBEAT_FILE=str(self.work_dir / "beat-heartbeat"),
             NGINX_RUN_DIR=str(self.work_dir / "nginx"),
             NGINX_PORT=str(self.nginx_port),
             BACKEND_UPSTREAM=f"127.0.0.1:{self.web_port}",

@@ -20,4 +20,4 @@ def test_each_app_has_its_own_queue():
 
 
 def test_beat_reads_its_schedule_from_the_database():
-    assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert app.conf.beat_scheduler == "core.beat:HeartbeatScheduler"

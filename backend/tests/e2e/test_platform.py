@@ -51,12 +51,30 @@ def test_a_celery_task_makes_a_round_trip_through_redis(stack):
     assert result.get(timeout=30) == "hello"
 
 
-def test_beat_runs_the_schedule_synced_from_code(stack):
-    with psycopg.connect(stack.database_url) as conn:
+def test_beat_reads_the_synced_schedule_and_dispatches_due_jobs_to_a_worker(stack):
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM django_celery_beat_periodictask")}
+        # An admin adds a job due every second; beat notices the change and sends it.
+        interval_id = conn.execute(
+            "INSERT INTO django_celery_beat_intervalschedule (every, period) VALUES (1, 'seconds') RETURNING id"
+        ).fetchone()[0]
+        conn.execute(
+            """INSERT INTO django_celery_beat_periodictask
+               (name, task, args, kwargs, enabled, interval_id, total_run_count, date_changed, description,
+                one_off, headers, priority, expire_seconds)
+               VALUES ('e2e ping', 'core.tasks.ping_task', '["from-beat"]', '{}', true, %s, 0, now(), '',
+                       false, '{}', NULL, NULL)""",
+            [interval_id],
+        )
+        conn.execute("UPDATE django_celery_beat_periodictasks SET last_update = now()")
+
     assert "core: purge expired idempotency keys" in names
-    # beat has read the database schedule once it reports its first tick
-    wait_until(lambda: "DatabaseScheduler" in stack.processes["beat"].log_path.read_text(), timeout=30, what="beat")
+    wait_until(
+        lambda: "from-beat" in stack.processes["worker"].log_path.read_text(),
+        timeout=60,
+        what="the worker to run the job beat sent",
+    )
+    assert (stack.work_dir / "beat-heartbeat").exists()
 
 
 def test_metrics_are_served_by_the_backend_but_not_through_nginx(stack):
