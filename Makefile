@@ -10,7 +10,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 REQUIREMENTS := backend/requirements/base.txt backend/requirements/dev.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-MANAGE := cd backend && $(BIN)/python manage.py
+# manage.py reads the environment only: export .env (if any) for it.
+MANAGE := set -a && { [ ! -f .env ] || . ./.env; } && set +a && cd backend && $(BIN)/python manage.py
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help up down logs dev test lint format migrate superuser lock venv system-deps env-file
@@ -32,10 +33,10 @@ logs: ## follow the Docker stack's logs
 dev: venv system-deps env-file ## run the same processes natively, against DATABASE_URL / CELERY_BROKER_URL
 	backend/bin/with-services backend/bin/dev
 
-migrate: venv ## apply database migrations
+migrate: venv env-file ## apply database migrations
 	$(MANAGE) migrate
 
-superuser: venv ## create an admin account
+superuser: venv env-file ## create an admin account
 	$(MANAGE) createsuperuser
 
 # --- quality ---------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from kombu import Exchange, Queue
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
 
+# Settings come from the process environment only: docker compose passes `.env` with
+# env_file, `make dev`/`make migrate` export it; tests are never affected by a local `.env`.
 env = environ.Env()
-# A local `.env` is a convenience for `make dev`; real deployments pass the environment.
-if (REPO_DIR / ".env").is_file():
-    env.read_env(REPO_DIR / ".env", overwrite=False)
 
 # "production" unless told otherwise, so a forgotten setting fails closed.
 ENVIRONMENT = env.str("ENVIRONMENT", default="production")

@@ -13,3 +13,12 @@ class ContextFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+def bind_task_id(task_id: str | None = None, **kwargs) -> None:
+    """Celery `task_prerun`: a worker's log lines carry the id of the task they are about."""
+    request_id_var.set(task_id or "-")
+
+
+def unbind_task_id(**kwargs) -> None:
+    request_id_var.set("-")

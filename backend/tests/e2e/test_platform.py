@@ -49,6 +49,12 @@ def test_a_celery_task_makes_a_round_trip_through_redis(stack):
     result = client.send_task("core.tasks.ping_task", args=["hello"], queue="default")
 
     assert result.get(timeout=30) == "hello"
+    # the worker's log lines about the task carry its id
+    wait_until(
+        lambda: f'"request_id": "{result.id}"' in stack.processes["worker"].log_path.read_text(),
+        timeout=10,
+        what="a worker log line with the task id",
+    )
 
 
 def test_beat_reads_the_synced_schedule_and_dispatches_due_jobs_to_a_worker(stack):
