@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MANAGE := set -a && { [ ! -f .env ] || . ./.env; } && set +a && cd backend && $(BIN)/python manage.py
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help up down logs dev test lint format migrate superuser lock venv system-deps env-file
+.PHONY: help up down logs dev test bench lint format migrate superuser lock venv system-deps env-file
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,14 +43,17 @@ superuser: venv env-file ## create an admin account
 test: venv system-deps ## run every test (unit, API, end to end) on the real PostgreSQL and Redis
 	cd backend && ../backend/bin/with-services $(BIN)/pytest $(PYTEST_ARGS)
 
+bench: venv system-deps ## the benchmarks (bench/README.md); BENCH="name ..." picks some
+	backend/bin/with-services $(BIN)/python bench/run.py $(BENCH)
+
 lint: venv ## ruff (lint and format) and missing migrations
-	$(BIN)/ruff check backend
-	$(BIN)/ruff format --check backend
+	$(BIN)/ruff check backend bench
+	$(BIN)/ruff format --check backend bench
 	cd backend && ENVIRONMENT=development $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: venv ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix backend
-	$(BIN)/ruff format backend
+	$(BIN)/ruff check --fix backend bench
+	$(BIN)/ruff format backend bench
 
 lock: venv ## re-resolve the pinned dependencies from backend/requirements/*.in
 	cd backend/requirements && $(BIN)/uv pip compile -q --python-version 3.11 --generate-hashes base.in -o base.txt

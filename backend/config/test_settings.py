@@ -1,7 +1,8 @@
 """Settings for `make test`: the real settings, with the test's own Redis databases.
 
 PostgreSQL and Redis are found from the environment (DATABASE_URL, CELERY_BROKER_URL),
-localhost by default; tests keep to Redis databases 11-15 of that server.
+localhost by default. TEST_RUN_SLOT (0, the default, 1 or 2) lets test runs share one
+machine: each slot has its own test database and its own Redis databases.
 """
 
 import os
@@ -13,8 +14,18 @@ os.environ.setdefault("DEBUG", "0")
 _redis = urlsplit(os.environ.pop("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
 REDIS_SERVER_URL = urlunsplit(_redis._replace(path=""))
 
+TEST_RUN_SLOT = int(os.environ.get("TEST_RUN_SLOT", "0"))
+# Four Redis databases per slot: broker, cache, and the end-to-end stack's broker and cache.
+TEST_REDIS_DBS = {0: (14, 15, 13, 12), 1: (10, 11, 9, 8), 2: (6, 7, 5, 4)}[TEST_RUN_SLOT]
+
 from config.settings import *  # noqa: E402,F403
 
-CELERY_BROKER_URL = f"{REDIS_SERVER_URL}/14"
+DATABASES["default"]["TEST"] = {"NAME": f"test_r4c_{TEST_RUN_SLOT}"}  # noqa: F405
+CELERY_BROKER_URL = f"{REDIS_SERVER_URL}/{TEST_REDIS_DBS[0]}"
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"{REDIS_SERVER_URL}/15"}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"{REDIS_SERVER_URL}/{TEST_REDIS_DBS[1]}",
+    }
+}

@@ -74,12 +74,14 @@ class Stack:
     work_dir: Path
     base_database_url: str = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/r4c")
     redis_url: str = ""  # the Redis server; the test settings' one by default
-    redis_db: int = 13
+    redis_db: int = -1  # the test slot's by default
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.redis_url = self.redis_url or settings.REDIS_SERVER_URL
+        if self.redis_db < 0:
+            self.redis_db = settings.TEST_REDIS_DBS[2]
         self.database_name = f"r4c_e2e_{secrets.token_hex(4)}"
         self.database_url = urlunsplit(urlsplit(self.base_database_url)._replace(path=f"/{self.database_name}"))
         self.web_port = free_port()
@@ -98,7 +100,7 @@ class Stack:
             DEBUG="0",
             DATABASE_URL=self.database_url,
             CELERY_BROKER_URL=self.broker_url,
-            CACHE_URL=f"{self.redis_url}/{self.redis_db - 1}",
+            CACHE_URL=f"{self.redis_url}/{settings.TEST_REDIS_DBS[3]}",
             STATIC_ROOT=str(self.static_root),
             REPORTS_DIR=str(self.reports_dir),
             REPORTS_ACCEL_REDIRECT_PREFIX="/protected-reports/",
