@@ -17,10 +17,15 @@ class Role(TextChoices):
 # "app_label.codename" for each role; a permission of a model that does not exist yet is
 # skipped, and given as soon as a later migration creates the model.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.PRODUCTION_LINE: [],
+    Role.PRODUCTION_LINE: ["robots.view_robotmodel", "robots.view_robotversion", "robots.add_robot"],
     Role.SALES: [],
     Role.MARKETING: [],
-    Role.MANAGER: ["django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask"],
+    Role.MANAGER: [
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
+        *(f"robots.{action}_{model}" for action in ("view", "add", "change") for model in ("robotmodel", "robotversion")),
+        "robots.view_robot",
+    ],
 }
 
 

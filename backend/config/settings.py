@@ -172,6 +172,10 @@ GATEWAY_RATE_LIMIT = env.int("GATEWAY_RATE_LIMIT", default=0)  # messages/s over
 # --- Idempotency keys -----------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)  # seconds
 
+# --- Robots ---------------------------------------------------------------------------
+# How far in the future a production line's clock may be before `created` is refused.
+ROBOT_CLOCK_SKEW = env.int("ROBOT_CLOCK_SKEW", default=300)  # seconds
+
 # --- Django REST framework and the schema ---------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,217 @@
+"""Robot APIs: the catalog, ingest (single and batch), the robot list and the stock."""
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import Role
+from core.idempotency import idempotent
+from robots import selectors, services
+from robots.models import Robot, RobotModel
+
+CATALOG_READERS = (Role.PRODUCTION_LINE, Role.SALES, Role.MANAGER)
+ROBOT_EXAMPLE = {"model": "R2", "version": "D2", "created": "2023-10-03 23:59:12"}
+
+
+class RobotModelOutputSerializer(serializers.ModelSerializer):
+    versions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+
+    class Meta:
+        model = RobotModel
+        fields = ["code", "name", "versions"]
+
+
+class RobotModelListApi(ListAPIView):
+    roles = {"GET": CATALOG_READERS, "POST": (Role.MANAGER,)}
+    serializer_class = RobotModelOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=2, help_text="Exactly two letters or digits.")
+        name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        versions = serializers.ListField(child=serializers.CharField(max_length=2), required=False, default=list)
+
+    def get_queryset(self):
+        return selectors.robot_model_list()
+
+    @extend_schema(tags=["catalog"], summary="List robot models and their versions")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="Add a robot model",
+        request=InputSerializer,
+        responses={201: RobotModelOutputSerializer, 409: OpenApiResponse(description="The model exists already.")},
+        examples=[OpenApiExample("R2", value={"code": "R2", "name": "Astromech", "versions": ["D2", "A1"]})],
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        robot_model = services.robot_model_create(**serializer.validated_data)
+        return Response(RobotModelOutputSerializer(robot_model).data, status=status.HTTP_201_CREATED)
+
+
+class RobotModelDetailApi(APIView):
+    roles = CATALOG_READERS
+
+    @extend_schema(tags=["catalog"], summary="One robot model", responses=RobotModelOutputSerializer)
+    def get(self, request, code: str):
+        robot_model = selectors.robot_model_get(code=code)
+        return Response(RobotModelOutputSerializer(robot_model).data)
+
+
+class RobotVersionCreateApi(APIView):
+    roles = (Role.MANAGER,)
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=2, help_text="Exactly two letters or digits.")
+
+    @extend_schema(
+        tags=["catalog"],
+        summary="Add a version to a robot model",
+        request=InputSerializer,
+        responses={201: RobotModelOutputSerializer, 409: OpenApiResponse(description="The version exists already.")},
+        examples=[OpenApiExample("D2", value={"code": "D2"})],
+    )
+    def post(self, request, code: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        robot_model = selectors.robot_model_get(code=code)
+        services.robot_version_create(robot_model=robot_model, code=serializer.validated_data["code"])
+        return Response(RobotModelOutputSerializer(selectors.robot_model_get(code=code)).data, status=201)
+
+
+class RobotOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Robot
+        fields = ["id", "serial", "model", "version", "created"]
+
+
+class RobotFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(max_length=2)
+    version = django_filters.CharFilter(max_length=2)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+
+    class Meta:
+        model = Robot
+        fields = ["model", "version", "created_after", "created_before"]
+
+
+class RobotListCreateApi(ListAPIView):
+    """Managers list robots; a production line reports one finished robot."""
+
+    roles = {"GET": (Role.MANAGER,), "POST": (Role.PRODUCTION_LINE,)}
+    serializer_class = RobotOutputSerializer
+    filterset_class = RobotFilter
+
+    def get_queryset(self):
+        return selectors.robot_list()
+
+    @extend_schema(tags=["robots"], summary="List robots, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    class InputSerializer(serializers.Serializer):
+        model = serializers.CharField(min_length=2, max_length=2, help_text="A model code of the catalog.")
+        version = serializers.CharField(min_length=2, max_length=2, help_text="A version code of that model.")
+        created = serializers.CharField(
+            help_text="When it was finished: 'YYYY-MM-DD hh:mm:ss' (factory time) or ISO 8601; not in the future."
+        )
+
+    @extend_schema(
+        tags=["robots"],
+        summary="Report a finished robot",
+        request=InputSerializer,
+        responses={201: RobotOutputSerializer, 409: OpenApiResponse(description="Idempotency-Key reused.")},
+        examples=[
+            OpenApiExample("Request", value=ROBOT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Response",
+                value={
+                    "id": 1,
+                    "serial": "R2-D2",
+                    "model": "R2",
+                    "version": "D2",
+                    "created": "2023-10-03T23:59:12+03:00",
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        robot = services.robot_create(data=request.data)
+        return Response(RobotOutputSerializer(robot).data, status=status.HTTP_201_CREATED)
+
+
+class RobotBatchCreateApi(APIView):
+    """A production line reports up to 1000 robots at once: all are recorded, or none."""
+
+    roles = (Role.PRODUCTION_LINE,)
+
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+
+    @extend_schema(
+        tags=["robots"],
+        summary="Report a batch of robots (up to 1000; all or nothing)",
+        request=RobotListCreateApi.InputSerializer(many=True),
+        responses={201: OutputSerializer, 409: OpenApiResponse(description="Idempotency-Key reused.")},
+        examples=[
+            OpenApiExample("Request", value=[ROBOT_EXAMPLE, {**ROBOT_EXAMPLE, "version": "A1"}], request_only=True),
+            OpenApiExample("Response", value={"created": 2}, response_only=True),
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        created = services.robots_create_batch(items=request.data)
+        return Response(self.OutputSerializer({"created": created}).data, status=status.HTTP_201_CREATED)
+
+
+class StockOutputSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    model = serializers.CharField()
+    version = serializers.CharField()
+    produced = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class StockApi(ListAPIView):
+    roles = (Role.SALES, Role.MANAGER)
+    serializer_class = StockOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.stock_list()
+
+    @extend_schema(
+        tags=["robots"],
+        summary="Stock per serial: produced, reserved for orders, available",
+        examples=[
+            OpenApiExample(
+                "R2-D2",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "serial": "R2-D2",
+                            "model": "R2",
+                            "version": "D2",
+                            "produced": 5,
+                            "reserved": 2,
+                            "available": 3,
+                        }
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,181 @@
+"""Robot writes: the catalog, and ingest from the production lines (single and batch)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from core.exceptions import ApplicationError, Conflict
+from robots.models import CODE_VALIDATOR, Robot, RobotModel, RobotVersion
+
+ROBOT_FIELDS = ("model", "version", "created")
+MAX_BATCH_SIZE = 1000
+
+
+# --- the catalog ---------------------------------------------------------------------------
+@transaction.atomic
+def robot_model_create(*, code: str, name: str = "", versions: list[str] | None = None) -> RobotModel:
+    robot_model = RobotModel(code=code, name=name)
+    robot_model.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            robot_model.save()
+    except IntegrityError:
+        raise Conflict(f"Robot model {code!r} already exists.", code="duplicate") from None
+    for version in versions or []:
+        robot_version_create(robot_model=robot_model, code=version)
+    return robot_model
+
+
+@transaction.atomic
+def robot_version_create(*, robot_model: RobotModel, code: str) -> RobotVersion:
+    robot_version = RobotVersion(model=robot_model, code=code)
+    robot_version.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            robot_version.save()
+    except IntegrityError:
+        raise Conflict(f"Version {code!r} of model {robot_model.code!r} already exists.", code="duplicate") from None
+    return robot_version
+
+
+# --- ingest --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RobotInput:
+    robot_version_id: int
+    model: str
+    version: str
+    created: datetime
+
+    @property
+    def serial(self) -> str:
+        return f"{self.model}-{self.version}"
+
+
+def catalog_versions() -> dict[tuple[str, str], int]:
+    """(model code, version code) -> version id: the whole catalog in one query."""
+    return {(m, v): pk for pk, m, v in RobotVersion.objects.values_list("pk", "model__code", "code")}
+
+
+def _parse_created(value) -> tuple[datetime | None, str | None]:
+    if not isinstance(value, str):
+        return None, "Must be a date and time as a string, e.g. '2023-10-03 23:59:12'."
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return None, f"{value[:40]!r} is not a date and time; use 'YYYY-MM-DD hh:mm:ss' or ISO 8601."
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)  # a naive time is factory time (TIME_ZONE)
+    if parsed > timezone.now() + timedelta(seconds=settings.ROBOT_CLOCK_SKEW):
+        return None, "A robot cannot be finished in the future."
+    return parsed, None
+
+
+def robot_input_parse(raw, *, catalog: dict[tuple[str, str], int]) -> tuple[RobotInput | None, dict]:
+    """Validates one robot from a production line; returns it, or the errors by field.
+
+    Written without a DRF serializer: the batch endpoint runs it a thousand times a request.
+    """
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["Each robot must be a JSON object."]}
+    errors: dict[str, list[str]] = {}
+    for unknown in sorted(set(raw) - set(ROBOT_FIELDS)):
+        errors[str(unknown)[:50]] = ["Unknown field."]
+    codes = {}
+    for field in ("model", "version"):
+        value = raw.get(field)
+        if value is None:
+            errors[field] = ["This field is required."]
+        elif not isinstance(value, str):
+            errors[field] = ["Must be a string."]
+        elif len(value) != 2 or CODE_VALIDATOR.regex.match(value) is None:
+            errors[field] = ["Must be exactly two letters or digits."]
+        else:
+            codes[field] = value
+    created = None
+    if raw.get("created") is None:
+        errors["created"] = ["This field is required."]
+    else:
+        created, error = _parse_created(raw["created"])
+        if error:
+            errors["created"] = [error]
+    if len(codes) == 2:
+        version_id = catalog.get((codes["model"], codes["version"]))
+        if version_id is None:
+            if not any(model == codes["model"] for model, _ in catalog):
+                errors["model"] = [f"Unknown robot model {codes['model']!r}."]
+            else:
+                errors["version"] = [f"Model {codes['model']!r} has no version {codes['version']!r}."]
+    if errors:
+        return None, errors
+    return RobotInput(robot_version_id=version_id, model=codes["model"], version=codes["version"], created=created), {}
+
+
+def robot_create(*, data) -> Robot:
+    """Records one robot; raises a 400 naming each rejected field."""
+    robot_input, errors = robot_input_parse(data, catalog=catalog_versions())
+    if errors:
+        raise ApplicationError("The robot was rejected; see `fields`.", code="invalid", fields=errors)
+    with transaction.atomic():
+        robot = Robot.objects.create(
+            robot_version_id=robot_input.robot_version_id,
+            serial=robot_input.serial,
+            model=robot_input.model,
+            version=robot_input.version,
+            created=robot_input.created,
+        )
+        robots_produced(serials={robot.serial})
+    return robot
+
+
+def robots_create_batch(*, items) -> int:
+    """Records up to MAX_BATCH_SIZE robots, all or nothing; errors are keyed by item index."""
+    if not isinstance(items, list):
+        raise ApplicationError(
+            "The body must be a JSON array of robots.",
+            code="invalid",
+            fields={"non_field_errors": ["Expected a list."]},
+        )
+    if not items:
+        raise ApplicationError("The batch is empty.", code="invalid", fields={"non_field_errors": ["Empty list."]})
+    if len(items) > MAX_BATCH_SIZE:
+        raise ApplicationError(
+            f"A batch holds at most {MAX_BATCH_SIZE} robots; this one has {len(items)}.",
+            code="batch_too_large",
+            fields={"non_field_errors": [f"At most {MAX_BATCH_SIZE} items."]},
+        )
+    catalog = catalog_versions()
+    robots, errors = [], {}
+    for index, raw in enumerate(items):
+        robot_input, item_errors = robot_input_parse(raw, catalog=catalog)
+        if item_errors:
+            errors[str(index)] = item_errors
+        else:
+            robots.append(
+                Robot(
+                    robot_version_id=robot_input.robot_version_id,
+                    serial=robot_input.serial,
+                    model=robot_input.model,
+                    version=robot_input.version,
+                    created=robot_input.created,
+                )
+            )
+    if errors:
+        raise ApplicationError(
+            f"{len(errors)} of {len(items)} robots were rejected; nothing was recorded. See `fields` by index.",
+            code="invalid",
+            fields=errors,
+        )
+    with transaction.atomic():
+        Robot.objects.bulk_create(robots, batch_size=MAX_BATCH_SIZE)
+        robots_produced(serials={robot.serial for robot in robots})
+    return len(robots)
+
+
+def robots_produced(*, serials: set[str]) -> None:
+    """Hook for what follows production (the orders app allocates waiting orders here)."""
