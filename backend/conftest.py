@@ -47,3 +47,16 @@ def admin_client_api(db, django_user_model) -> APIClient:
     client = APIClient()
     client.force_authenticate(admin)
     return client
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server on loopback; Django's SMTP backend is pointed at it."""
+    from tests.smtp import SmtpSink
+
+    sink = SmtpSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = sink.port
+    yield sink
+    sink.stop()

@@ -18,13 +18,19 @@ class Role(TextChoices):
 # skipped, and given as soon as a later migration creates the model.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.PRODUCTION_LINE: ["robots.view_robotmodel", "robots.view_robotversion", "robots.add_robot"],
-    Role.SALES: [],
+    Role.SALES: ["orders.view_order", "orders.add_order", "orders.change_order"],
     Role.MARKETING: [],
     Role.MANAGER: [
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
-        *(f"robots.{action}_{model}" for action in ("view", "add", "change") for model in ("robotmodel", "robotversion")),
+        *(
+            f"robots.{action}_{model}"
+            for action in ("view", "add", "change")
+            for model in ("robotmodel", "robotversion")
+        ),
         "robots.view_robot",
+        "orders.view_order",
+        "notifications.view_email",
     ],
 }
 

@@ -11,4 +11,10 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="core.tasks.idempotency_keys_purge_task",
         crontab="17 * * * *",
     ),
+    # Every minute: re-send e-mails whose wake-up was lost (broker outage, crashed worker).
+    PeriodicJob(
+        name="notifications: sweep overdue e-mails",
+        task="notifications.tasks.emails_sweep_task",
+        every_seconds=60,
+    ),
 ]

@@ -161,6 +161,16 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="R4C <noreply@r4c.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_EMAILS = env.list("MANAGER_EMAILS", default=[])
+# The outbox: attempts per e-mail, exponential back-off (seconds) between them, and how
+# overdue a pending e-mail must be before the sweeper re-enqueues it.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+EMAIL_RETRY_BASE = env.int("EMAIL_RETRY_BASE", default=30)
+EMAIL_RETRY_MAX_DELAY = env.int("EMAIL_RETRY_MAX_DELAY", default=1800)  # below the broker's visibility timeout
+EMAIL_SWEEP_GRACE = env.int("EMAIL_SWEEP_GRACE", default=60)
+# Language of the customers' e-mails: ru (the factory's agreed text) or en.
+NOTIFICATION_LANGUAGE = env.str("NOTIFICATION_LANGUAGE", default="ru")
+if NOTIFICATION_LANGUAGE not in {"ru", "en"}:
+    raise ImproperlyConfigured("NOTIFICATION_LANGUAGE must be 'ru' or 'en'.")
 
 # --- SMS gateway (used by the mailings app) -------------------------------------------
 GATEWAY_URL = env.str("GATEWAY_URL", default="http://127.0.0.1:8090")

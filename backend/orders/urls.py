@@ -1,3 +1,11 @@
-"""API routes of orders (under /api/v1/)."""
+"""Order routes under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from orders import apis
+
+urlpatterns = [
+    path("orders/", apis.OrderListCreateApi.as_view(), name="order-list"),
+    path("orders/<int:order_id>/", apis.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:order_id>/cancel/", apis.OrderCancelApi.as_view(), name="order-cancel"),
+]

@@ -1,6 +1,6 @@
 """Robot reads: the catalog, robots, stock."""
 
-from django.db.models import Count, F, IntegerField, QuerySet, Value
+from django.db.models import Count, F, QuerySet
 from django.shortcuts import get_object_or_404
 
 from robots.models import Robot, RobotModel
@@ -23,7 +23,7 @@ def stock_list() -> QuerySet:
     """Per serial: robots produced, reserved for orders, and available."""
     return (
         Robot.objects.values("serial", "model", "version")
-        .annotate(produced=Count("id"), reserved=Value(0, output_field=IntegerField()))
+        .annotate(produced=Count("id"), reserved=Count("order"))
         .annotate(available=F("produced") - F("reserved"))
         .order_by("serial")
     )

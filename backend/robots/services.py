@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.exceptions import ApplicationError, Conflict
+from orders.services import orders_allocate
 from robots.models import CODE_VALIDATOR, Robot, RobotModel, RobotVersion
 
 ROBOT_FIELDS = ("model", "version", "created")
@@ -129,7 +130,7 @@ def robot_create(*, data) -> Robot:
             version=robot_input.version,
             created=robot_input.created,
         )
-        robots_produced(serials={robot.serial})
+        orders_allocate(serials={robot.serial})
     return robot
 
 
@@ -173,9 +174,5 @@ def robots_create_batch(*, items) -> int:
         )
     with transaction.atomic():
         Robot.objects.bulk_create(robots, batch_size=MAX_BATCH_SIZE)
-        robots_produced(serials={robot.serial for robot in robots})
+        orders_allocate(serials={robot.serial for robot in robots})
     return len(robots)
-
-
-def robots_produced(*, serials: set[str]) -> None:
-    """Hook for what follows production (the orders app allocates waiting orders here)."""

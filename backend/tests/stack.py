@@ -33,6 +33,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessExited(RuntimeError):
+    """A process the stack started has died: waiting for it any longer is pointless."""
+
+
 def wait_until(condition: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "condition"):
     """Polls `condition` until it returns something truthy; fails with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
@@ -40,6 +44,8 @@ def wait_until(condition: Callable[[], object], *, timeout: float, interval: flo
     while time.monotonic() < deadline:
         try:
             result = condition()
+        except ProcessExited:
+            raise
         except Exception as exc:  # not ready yet: remember why, try again
             last_error = exc
         else:
@@ -187,7 +193,7 @@ class Stack:
         def answered() -> bool:
             process = self.processes[name]
             if process.popen.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.popen.returncode}:\n{process.log_tail()}")
+                raise ProcessExited(f"{name} exited with {process.popen.returncode}:\n{process.log_tail()}")
             return requests.get(url, timeout=2).status_code == 200
 
         try:

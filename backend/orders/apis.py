@@ -1,0 +1,107 @@
+"""Order APIs for sales: create (JSON or form), list, read, cancel."""
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import Role
+from core.idempotency import idempotent
+from orders import selectors, services
+from orders.models import Order, OrderStatus
+
+ORDER_EXAMPLE = {
+    "id": 7,
+    "email": "ann@example.com",
+    "robot_serial": "R2-D2",
+    "status": "notified",
+    "robot": 42,
+    "created": "2023-10-04T10:00:00+03:00",
+    "notified_at": "2023-10-04T10:00:00+03:00",
+}
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="customer.email")
+    created = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Order
+        fields = ["id", "email", "robot_serial", "status", "robot", "created", "notified_at", "cancelled_at"]
+
+
+class OrderFilter(django_filters.FilterSet):
+    email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
+    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+
+    class Meta:
+        model = Order
+        fields = ["email", "status", "robot_serial"]
+
+
+class OrderListCreateApi(ListAPIView):
+    roles = {"GET": (Role.SALES, Role.MANAGER), "POST": (Role.SALES,)}
+    serializer_class = OrderOutputSerializer
+    filterset_class = OrderFilter
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        robot_serial = serializers.RegexField(
+            r"^[A-Za-z0-9]{2}-[A-Za-z0-9]{2}$", max_length=5, help_text="Model-version, e.g. R2-D2."
+        )
+
+    def get_queryset(self):
+        return selectors.order_list()
+
+    @extend_schema(tags=["orders"], summary="List orders, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["orders"],
+        summary="Order a robot; the customer is e-mailed as soon as one is in stock",
+        description="JSON or form data; form data may name the serial `robot-serial`.",
+        request=InputSerializer,
+        responses={201: OrderOutputSerializer, 409: OpenApiResponse(description="Idempotency-Key reused.")},
+        examples=[
+            OpenApiExample("Request", value={"email": "ann@example.com", "robot_serial": "R2-D2"}, request_only=True),
+            OpenApiExample("Response", value=ORDER_EXAMPLE, response_only=True),
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        data = request.data
+        if "robot_serial" not in data and "robot-serial" in data:  # the shop's form names it so
+            data = {"email": data.get("email"), "robot_serial": data.get("robot-serial")}
+        serializer = self.InputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_create(**serializer.validated_data)
+        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailApi(APIView):
+    roles = (Role.SALES, Role.MANAGER)
+
+    @extend_schema(tags=["orders"], summary="One order", responses=OrderOutputSerializer)
+    def get(self, request, order_id: int):
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+
+
+class OrderCancelApi(APIView):
+    roles = (Role.SALES,)
+
+    @extend_schema(
+        tags=["orders"],
+        summary="Cancel an order; a robot it held goes to the next waiting order",
+        request=None,
+        responses={200: OrderOutputSerializer},
+        examples=[OpenApiExample("Cancelled", value={**ORDER_EXAMPLE, "status": "cancelled", "robot": None})],
+    )
+    def post(self, request, order_id: int):
+        selectors.order_get(order_id=order_id)  # 404 for an unknown order
+        order = services.order_cancel(order_id=order_id)
+        return Response(OrderOutputSerializer(order).data)

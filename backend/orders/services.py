@@ -1,0 +1,106 @@
+"""Order writes and the allocation of robots to orders, first come first served."""
+
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from customers.services import customer_get_or_create_by_email
+from notifications.services import email_enqueue
+from orders.models import Order, OrderStatus
+from robots.models import Robot, RobotVersion
+
+logger = logging.getLogger(__name__)
+
+
+def _lock_serials(serials: set[str]) -> None:
+    """Serialises allocation per serial across transactions (robots, orders, cancellations).
+
+    Without it a robot and an order of one serial committed at the same moment would each
+    miss the other. Locks are taken in sorted order, so two batches never deadlock.
+    """
+    with connection.cursor() as cursor:
+        for serial in sorted(serials):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"r4c:serial:{serial}"])
+
+
+def orders_allocate(*, serials: set[str]) -> list[Order]:
+    """Gives free robots of each serial to its waiting orders, oldest first, and queues the
+    availability e-mails. Must run inside the transaction that changed robots or orders."""
+    if not serials:
+        return []
+    _lock_serials(serials)
+    notified = []
+    for serial in sorted(serials):
+        waiting = list(
+            Order.objects.select_for_update(of=("self",))
+            .filter(robot_serial=serial, status=OrderStatus.WAITING)
+            .order_by("created_at", "id")
+            .select_related("customer")
+        )
+        if not waiting:
+            continue
+        free = list(
+            Robot.objects.filter(serial=serial, order__isnull=True)
+            .order_by("created", "id")
+            .values_list("pk", flat=True)[: len(waiting)]
+        )
+        now = timezone.now()
+        for order, robot_id in zip(waiting, free, strict=False):
+            order.robot_id = robot_id
+            order.status = OrderStatus.NOTIFIED
+            order.notified_at = now
+            order.save(update_fields=["robot", "status", "notified_at"])
+            _availability_email_enqueue(order=order)
+            notified.append(order)
+            logger.info("order %s got robot %s (%s)", order.pk, robot_id, serial)
+    return notified
+
+
+def _availability_email_enqueue(*, order: Order) -> None:
+    model, version = order.robot_serial.split("-")
+    context = {"model": model, "version": version}
+    language = settings.NOTIFICATION_LANGUAGE
+    email_enqueue(
+        to=[order.customer.email],
+        subject=render_to_string(f"notifications/robot_available.{language}.subject.txt", context).strip(),
+        body_text=render_to_string(f"notifications/robot_available.{language}.txt", context),
+        body_html=render_to_string(f"notifications/robot_available.{language}.html", context),
+        dedup_key=f"order:{order.pk}:robot:{order.robot_id}",
+    )
+
+
+def order_create(*, email: str, robot_serial: str) -> Order:
+    """Records an order; if a robot of its serial is free, it is reserved and e-mailed at once."""
+    model, _, version = robot_serial.partition("-")
+    if not RobotVersion.objects.filter(model__code=model, code=version).exists():
+        raise ApplicationError(
+            "The order was rejected; see `fields`.",
+            fields={"robot_serial": [f"{robot_serial!r} is not a robot model-version of the catalog."]},
+        )
+    with transaction.atomic():
+        customer = customer_get_or_create_by_email(email=email)
+        order = Order.objects.create(customer=customer, robot_serial=robot_serial)
+        orders_allocate(serials={robot_serial})
+        order.refresh_from_db()
+    logger.info("order %s created for %s (%s)", order.pk, robot_serial, order.status)
+    return order
+
+
+def order_cancel(*, order_id: int) -> Order:
+    """Cancels an order; a robot it held goes to the next waiting order of its serial."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
+        if order.status == OrderStatus.CANCELLED:
+            return order
+        _lock_serials({order.robot_serial})
+        order.status = OrderStatus.CANCELLED
+        order.cancelled_at = timezone.now()
+        order.robot = None
+        order.save(update_fields=["status", "cancelled_at", "robot"])
+        orders_allocate(serials={order.robot_serial})
+    logger.info("order %s cancelled", order.pk)
+    return order

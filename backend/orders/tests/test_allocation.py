@@ -1,0 +1,137 @@
+"""Allocation: each robot to at most one order, oldest waiting order first, one e-mail each."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from notifications.models import Email
+from orders.models import Order, OrderStatus
+from orders.services import order_cancel, order_create
+from robots.models import Robot
+from robots.services import robot_create, robots_create_batch
+from robots.tests.factories import RobotVersionFactory
+
+ROBOT = {"model": "R2", "version": "D2", "created": "2023-10-03 23:59:12"}
+
+
+@pytest.fixture
+def r2d2(db):
+    return RobotVersionFactory(model__code="R2", code="D2")
+
+
+@pytest.mark.django_db
+def test_a_robot_goes_to_the_oldest_waiting_order_and_its_customer_gets_one_e_mail(r2d2):
+    older = order_create(email="first@example.com", robot_serial="R2-D2")
+    newer = order_create(email="second@example.com", robot_serial="R2-D2")
+
+    robot = robot_create(data=ROBOT)
+
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert (older.status, older.robot) == (OrderStatus.NOTIFIED, robot)
+    assert (newer.status, newer.robot) == (OrderStatus.WAITING, None)
+    email = Email.objects.get()
+    assert email.recipients == ["first@example.com"]
+    assert "модели R2, версии D2" in email.body_text
+
+
+@pytest.mark.django_db
+def test_an_order_takes_a_robot_in_stock_at_once(r2d2):
+    robot = robot_create(data=ROBOT)
+
+    order = order_create(email="ann@example.com", robot_serial="R2-D2")
+
+    assert (order.status, order.robot) == (OrderStatus.NOTIFIED, robot)
+    assert Email.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_availability_e_mail_is_the_agreed_text(r2d2):
+    order_create(email="ann@example.com", robot_serial="R2-D2")
+    robot_create(data=ROBOT)
+
+    assert Email.objects.get().body_text == (
+        "Добрый день!\n"
+        "Недавно вы интересовались нашим роботом модели R2, версии D2.\n"
+        "Этот робот теперь в наличии. Если вам подходит этот вариант - пожалуйста, свяжитесь с нами\n"
+    )
+
+
+@pytest.mark.django_db
+def test_the_english_template_is_used_when_configured(r2d2, settings):
+    settings.NOTIFICATION_LANGUAGE = "en"
+    order_create(email="ann@example.com", robot_serial="R2-D2")
+    robot_create(data=ROBOT)
+
+    email = Email.objects.get()
+    assert email.subject == "Robot R2-D2 is in stock"
+    assert "model R2, version D2" in email.body_text
+
+
+@pytest.mark.django_db
+def test_a_batch_serves_waiting_orders_first_come_first_served(r2d2):
+    orders = [order_create(email=f"c{i}@example.com", robot_serial="R2-D2") for i in range(3)]
+
+    robots_create_batch(items=[ROBOT, ROBOT])
+
+    statuses = [Order.objects.get(pk=order.pk).status for order in orders]
+    assert statuses == [OrderStatus.NOTIFIED, OrderStatus.NOTIFIED, OrderStatus.WAITING]
+    assert Email.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_cancelling_a_notified_order_frees_its_robot_for_the_next_waiting_order(r2d2):
+    first = order_create(email="first@example.com", robot_serial="R2-D2")
+    second = order_create(email="second@example.com", robot_serial="R2-D2")
+    robot = robot_create(data=ROBOT)
+
+    order_cancel(order_id=first.pk)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.robot) == (OrderStatus.CANCELLED, None)
+    assert (second.status, second.robot) == (OrderStatus.NOTIFIED, robot)
+    assert sorted(r for e in Email.objects.all() for r in e.recipients) == ["first@example.com", "second@example.com"]
+
+
+@pytest.mark.django_db
+def test_cancelling_twice_changes_nothing(r2d2):
+    order = order_create(email="ann@example.com", robot_serial="R2-D2")
+
+    order_cancel(order_id=order.pk)
+    again = order_cancel(order_id=order.pk)
+
+    assert again.status == OrderStatus.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_robots_and_orders_never_share_a_robot_nor_skip_a_waiting_order(r2d2):
+    """8 threads add orders, 8 add robots, all at once; afterwards every robot has at most one
+    order, and no order waits while a robot of its serial is free."""
+    barrier = threading.Barrier(16)
+    errors = []
+
+    def run(action) -> None:
+        try:
+            barrier.wait()
+            action()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    actions = [lambda i=i: order_create(email=f"c{i}@example.com", robot_serial="R2-D2") for i in range(8)]
+    actions += [lambda: robot_create(data=ROBOT) for _ in range(8)]
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    notified = Order.objects.filter(status=OrderStatus.NOTIFIED)
+    assert notified.count() == 8
+    assert len(set(notified.values_list("robot_id", flat=True))) == 8
+    assert not Robot.objects.filter(order__isnull=True).exists()
+    assert Email.objects.count() == 8
