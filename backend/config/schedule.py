@@ -17,4 +17,10 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="notifications.tasks.emails_sweep_task",
         every_seconds=60,
     ),
+    # Every 2 seconds: start due mailings, expire messages past end_at, wake stalled senders.
+    PeriodicJob(
+        name="mailings: tick",
+        task="mailings.tasks.mailings_tick_task",
+        every_seconds=2,
+    ),
 ]

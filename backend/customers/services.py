@@ -1,8 +1,18 @@
 """Customer writes."""
 
-from django.db import IntegrityError, transaction
+import re
 
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from core.exceptions import Conflict
 from customers.models import Customer
+from customers.timezones import timezone_normalize
+
+# Accepted around the digits of a phone number and dropped: "+7 (912) 345-67-89".
+_PHONE_DECORATION = re.compile(r"[\s()+\-.]")
+_UNSET = object()
 
 
 def customer_get_or_create_by_email(*, email: str) -> Customer:
@@ -19,3 +29,102 @@ def customer_get_or_create_by_email(*, email: str) -> Customer:
             return customer
     except IntegrityError:  # a concurrent request created it first
         return Customer.objects.get(email__iexact=email)
+
+
+def phone_normalize(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = _PHONE_DECORATION.sub("", value)
+    return value or None
+
+
+def _operator_code_of(phone: str | None) -> str:
+    return phone[1:4] if phone else ""
+
+
+def _check_unique(customer: Customer) -> None:
+    """Duplicates are a 409 naming the field, found before the database would refuse them."""
+    others = Customer.objects.exclude(pk=customer.pk)
+    fields = {}
+    if customer.email and others.filter(email__iexact=customer.email).exists():
+        fields["email"] = ["A customer with this e-mail already exists."]
+    if customer.phone_number and others.filter(phone_number=customer.phone_number).exists():
+        fields["phone_number"] = ["A customer with this phone number already exists."]
+    if fields:
+        raise Conflict("A customer with these details already exists.", code="duplicate", fields=fields)
+
+
+def _save(customer: Customer) -> Customer:
+    if customer.email is None and customer.phone_number is None:
+        raise ValidationError({"non_field_errors": ["Give at least one of email and phone_number."]})
+    customer.full_clean(validate_unique=False, validate_constraints=False)
+    _check_unique(customer)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:  # a concurrent request took the e-mail or phone first
+        raise Conflict("A customer with these details already exists.", code="duplicate") from exc
+    return customer
+
+
+def customer_create(
+    *,
+    email: str | None = None,
+    phone_number: str | None = None,
+    operator_code: str | None = None,
+    tag: str = "",
+    timezone: str | None = None,
+) -> Customer:
+    """A new customer; the operator code defaults to digits 2-4 of the phone."""
+    customer = Customer(
+        email=(email or "").strip() or None,
+        phone_number=phone_normalize(phone_number),
+        tag=(tag or "").strip(),
+    )
+    customer.operator_code = operator_code if operator_code else _operator_code_of(customer.phone_number)
+    if timezone is not None:
+        customer.timezone = _timezone(timezone)
+    return _save(customer)
+
+
+def customer_update(
+    *,
+    customer: Customer,
+    email=_UNSET,
+    phone_number=_UNSET,
+    operator_code=_UNSET,
+    tag=_UNSET,
+    timezone=_UNSET,
+) -> Customer:
+    """Changes the given fields. A new phone brings its operator code along, unless the code
+    was set by hand (differs from the old phone's) or is given in the same update."""
+    if email is not _UNSET:
+        customer.email = (email or "").strip() or None
+    if phone_number is not _UNSET:
+        old_default = _operator_code_of(customer.phone_number)
+        customer.phone_number = phone_normalize(phone_number)
+        if operator_code is _UNSET and customer.operator_code in ("", old_default):
+            customer.operator_code = _operator_code_of(customer.phone_number)
+    if operator_code is not _UNSET:
+        customer.operator_code = operator_code or _operator_code_of(customer.phone_number)
+    if tag is not _UNSET:
+        customer.tag = (tag or "").strip()
+    if timezone is not _UNSET:
+        customer.timezone = _timezone(timezone)
+    return _save(customer)
+
+
+def customer_delete(*, customer: Customer) -> None:
+    """Deletes a customer; one that other records still need (orders) is a 409."""
+    try:
+        with transaction.atomic():
+            customer.delete()
+    except ProtectedError as exc:
+        raise Conflict("This customer has orders and cannot be deleted.", code="customer_in_use") from exc
+
+
+def _timezone(value: str) -> str:
+    try:
+        return timezone_normalize(value)
+    except ValidationError as exc:
+        raise ValidationError({"timezone": exc.messages}) from exc

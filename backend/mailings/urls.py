@@ -1,3 +1,17 @@
 """API routes of mailings (under /api/v1/)."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from mailings.apis import MailingCancelApi, MailingStatsApi, MailingStatsListApi, MailingViewSet, MessageViewSet
+
+router = SimpleRouter()
+router.register("mailings", MailingViewSet, basename="mailing")
+router.register("messages", MessageViewSet, basename="message")
+
+urlpatterns = [
+    path("mailings/stats/", MailingStatsListApi.as_view(), name="mailing-stats-list"),
+    path("mailings/<int:pk>/stats/", MailingStatsApi.as_view(), name="mailing-stats"),
+    path("mailings/<int:pk>/cancel/", MailingCancelApi.as_view(), name="mailing-cancel"),
+    *router.urls,
+]

@@ -1,0 +1,128 @@
+"""Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from customers.models import Customer
+from customers.selectors import customer_list
+from customers.services import customer_create, customer_delete, customer_update
+
+WRITERS = ("marketing", "sales")
+READERS = (*WRITERS, "manager")
+
+EXAMPLE = {
+    "id": 7,
+    "email": "ivan@example.com",
+    "phone_number": "79123456789",
+    "operator_code": "912",
+    "tag": "vip",
+    "timezone": "Europe/Moscow",
+    "created_at": "2026-11-23T10:00:00+03:00",
+    "updated_at": "2026-11-23T10:00:00+03:00",
+}
+
+
+class CustomerFilter(django_filters.FilterSet):
+    tag = django_filters.CharFilter(field_name="tag", help_text="Exact tag.")
+    operator_code = django_filters.CharFilter(field_name="operator_code", help_text="Exact operator code, e.g. 912.")
+    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
+    phone_number = django_filters.CharFilter(field_name="phone_number")
+
+    class Meta:
+        model = Customer
+        fields = ["tag", "operator_code", "email", "phone_number"]
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "email", "phone_number", "operator_code", "tag", "timezone", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
+    phone_number = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=32, help_text="7XXXXXXXXXX"
+    )
+    operator_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=3, help_text="Defaults to digits 2-4 of the phone."
+    )
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    timezone = serializers.CharField(
+        required=False, max_length=64, help_text="IANA name (Europe/Moscow) or an offset (GMT+3, UTC+03:00)."
+    )
+
+
+_REQUEST_EXAMPLE = OpenApiExample(
+    "Customer",
+    value={"email": "ivan@example.com", "phone_number": "79123456789", "tag": "vip", "timezone": "GMT+3"},
+    request_only=True,
+)
+_RESPONSE_EXAMPLE = OpenApiExample("Customer", value=EXAMPLE, response_only=True)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List customers", examples=[_RESPONSE_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a customer", examples=[_RESPONSE_EXAMPLE]),
+    create=extend_schema(
+        summary="Add a customer (e-mail and/or phone)",
+        request=CustomerInputSerializer,
+        responses={201: CustomerOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    update=extend_schema(
+        summary="Replace a customer",
+        request=CustomerInputSerializer,
+        responses={200: CustomerOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a customer's fields",
+        request=CustomerInputSerializer,
+        responses={200: CustomerOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    destroy=extend_schema(summary="Delete a customer (409 while orders refer to it)"),
+)
+@extend_schema(tags=["customers"])
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The customer directory; writes go through customers.services."""
+
+    roles = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
+    serializer_class = CustomerOutputSerializer
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        return customer_list()
+
+    def create(self, request):
+        data = self._input(request, partial=False)
+        customer = customer_create(**data)
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def destroy(self, request, pk=None):
+        customer_delete(customer=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request, *, partial: bool):
+        customer = self.get_object()
+        data = self._input(request, partial=partial)
+        if not partial:  # a full replacement: what is not given goes back to its default
+            data = {"email": None, "phone_number": None, "operator_code": "", "tag": "", **data}
+        customer = customer_update(customer=customer, **data)
+        return Response(CustomerOutputSerializer(customer).data)
+
+    @staticmethod
+    def _input(request, *, partial: bool) -> dict:
+        serializer = CustomerInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)

@@ -1,0 +1,326 @@
+"""Mailing APIs (marketing; managers read): mailings, their cancel and statistics, messages."""
+
+import django_filters
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.pagination import Pagination
+from mailings import selectors
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+from mailings.services import mailing_cancel, mailing_create, mailing_delete, mailing_update
+
+WRITERS = ("marketing",)
+READERS = ("marketing", "manager")
+ROLES = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
+
+WINDOW_FORMATS = ["%H:%M", "%H:%M:%S"]
+MAILING_EXAMPLE = {
+    "id": 3,
+    "start_at": "2026-12-01T10:00:00+03:00",
+    "end_at": "2026-12-01T20:00:00+03:00",
+    "text": "Robots are 20% off this week!",
+    "filter_operator_code": "912",
+    "filter_tag": "vip",
+    "send_window_start": "09:00",
+    "send_window_end": "21:00",
+    "status": "scheduled",
+    "started_at": None,
+    "finished_at": None,
+    "created_at": "2026-11-23T10:00:00+03:00",
+    "updated_at": "2026-11-23T10:00:00+03:00",
+}
+COUNTS_EXAMPLE = {"pending": 0, "sent": 980, "failed": 5, "expired": 15, "cancelled": 0, "total": 1000}
+
+
+class MailingOutputSerializer(serializers.ModelSerializer):
+    send_window_start = serializers.TimeField(format="%H:%M", allow_null=True)
+    send_window_end = serializers.TimeField(format="%H:%M", allow_null=True)
+
+    class Meta:
+        model = Mailing
+        fields = [
+            "id",
+            "start_at",
+            "end_at",
+            "text",
+            "filter_operator_code",
+            "filter_tag",
+            "send_window_start",
+            "send_window_end",
+            "status",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MailingInputSerializer(serializers.Serializer):
+    start_at = serializers.DateTimeField(help_text="ISO 8601 or 'YYYY-MM-DD hh:mm:ss' (factory time).")
+    end_at = serializers.DateTimeField()
+    text = serializers.CharField(max_length=1000, help_text="The SMS text.")
+    filter_operator_code = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    filter_tag = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    send_window_start = serializers.TimeField(
+        required=False, allow_null=True, input_formats=WINDOW_FORMATS, help_text="HH:MM, the customer's local time."
+    )
+    send_window_end = serializers.TimeField(required=False, allow_null=True, input_formats=WINDOW_FORMATS)
+
+
+class CountsSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "mailing",
+            "customer",
+            "phone_number",
+            "status",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "sent_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class MailingFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=MailingStatus.choices)
+
+    class Meta:
+        model = Mailing
+        fields = ["status"]
+
+
+class MessageFilter(django_filters.FilterSet):
+    mailing = django_filters.NumberFilter(field_name="mailing_id")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
+
+    class Meta:
+        model = Message
+        fields = ["mailing", "customer", "status"]
+
+
+_REQUEST_EXAMPLE = OpenApiExample(
+    "Mailing",
+    value={k: MAILING_EXAMPLE[k] for k in MailingInputSerializer().fields},
+    request_only=True,
+)
+_RESPONSE_EXAMPLE = OpenApiExample("Mailing", value=MAILING_EXAMPLE, response_only=True)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List mailings", examples=[_RESPONSE_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a mailing", examples=[_RESPONSE_EXAMPLE]),
+    create=extend_schema(
+        summary="Create a mailing (started at once if due, else at start_at)",
+        request=MailingInputSerializer,
+        responses={201: MailingOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    update=extend_schema(
+        summary="Replace a mailing (a running one may only move end_at)",
+        request=MailingInputSerializer,
+        responses={200: MailingOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        summary="Change a mailing (a running one may only move end_at)",
+        request=MailingInputSerializer,
+        responses={200: MailingOutputSerializer},
+        examples=[_REQUEST_EXAMPLE, _RESPONSE_EXAMPLE],
+    ),
+    destroy=extend_schema(summary="Delete a mailing: its pending messages are cancelled, its history kept"),
+)
+@extend_schema(tags=["mailings"])
+class MailingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Mailings; every write goes through mailings.services."""
+
+    roles = ROLES
+    serializer_class = MailingOutputSerializer
+    filterset_class = MailingFilter
+
+    def get_queryset(self):
+        return selectors.mailing_list()
+
+    def create(self, request):
+        serializer = MailingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mailing = mailing_create(**serializer.validated_data)
+        return Response(MailingOutputSerializer(mailing).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    def destroy(self, request, pk=None):
+        mailing_delete(mailing_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request, *, partial: bool):
+        mailing = self.get_object()
+        serializer = MailingInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if not partial:
+            changes = {
+                "filter_operator_code": "",
+                "filter_tag": "",
+                "send_window_start": None,
+                "send_window_end": None,
+                **changes,
+            }
+        mailing = mailing_update(mailing_id=mailing.pk, **changes)
+        return Response(MailingOutputSerializer(mailing).data)
+
+
+def _get_mailing(pk: int) -> Mailing:
+    try:
+        return selectors.mailing_get(mailing_id=pk)
+    except Mailing.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class MailingCancelApi(APIView):
+    """Stops a scheduled or running mailing; its pending messages become `cancelled`."""
+
+    roles = {"POST": WRITERS}
+
+    @extend_schema(
+        tags=["mailings"],
+        summary="Cancel a mailing",
+        request=None,
+        responses={200: MailingOutputSerializer},
+        examples=[OpenApiExample("Cancelled", value={**MAILING_EXAMPLE, "status": "cancelled"}, response_only=True)],
+    )
+    def post(self, request, pk: int):
+        mailing = mailing_cancel(mailing_id=_get_mailing(pk).pk)
+        return Response(MailingOutputSerializer(mailing).data)
+
+
+class MailingStatsListApi(APIView):
+    """Every mailing with its message counts by status, and the totals over all of them."""
+
+    roles = {"GET": READERS}
+
+    class OutputSerializer(MailingOutputSerializer):
+        counts = serializers.SerializerMethodField()
+
+        class Meta(MailingOutputSerializer.Meta):
+            fields = [*MailingOutputSerializer.Meta.fields, "counts"]
+
+        def get_counts(self, mailing) -> CountsSerializer:
+            counts = {status: getattr(mailing, f"n_{status}") for status in MessageStatus.values}
+            return {**counts, "total": mailing.n_total}
+
+    @extend_schema(
+        tags=["mailings"],
+        summary="Statistics of every mailing",
+        responses={
+            200: inline_serializer(
+                "MailingStatsList",
+                {
+                    "totals": CountsSerializer(),
+                    "mailings": serializers.IntegerField(),
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": OutputSerializer(many=True),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "Statistics",
+                value={
+                    "totals": COUNTS_EXAMPLE,
+                    "mailings": 1,
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [{**MAILING_EXAMPLE, "status": "finished", "counts": COUNTS_EXAMPLE}],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        mailings = selectors.mailing_list(filters={"status": request.query_params.get("status")})
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.mailing_stats_list(filters={"status": request.query_params.get("status")}), request, view=self
+        )
+        response = paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        totals = selectors.message_counts(mailings=mailings)
+        response.data = {"totals": totals, "mailings": response.data["count"], **response.data}
+        return response
+
+
+class MailingStatsApi(APIView):
+    """One mailing's counts by status, and its messages (paginated, filter by status)."""
+
+    roles = {"GET": READERS}
+
+    @extend_schema(
+        tags=["mailings"],
+        summary="Statistics of one mailing, with its messages",
+        responses={
+            200: inline_serializer(
+                "MailingStats",
+                {
+                    "mailing": MailingOutputSerializer(),
+                    "counts": CountsSerializer(),
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": MessageOutputSerializer(many=True),
+                },
+            )
+        },
+    )
+    def get(self, request, pk: int):
+        mailing = _get_mailing(pk)
+        filters = {"mailing": mailing.pk, "status": request.query_params.get("status")}
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.message_list(filters=filters), request, view=self)
+        response = paginator.get_paginated_response(MessageOutputSerializer(page, many=True).data)
+        response.data = {
+            "mailing": MailingOutputSerializer(mailing).data,
+            "counts": selectors.message_counts(mailing_id=mailing.pk),
+            **response.data,
+        }
+        return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List messages (filter by mailing, customer, status)"),
+    retrieve=extend_schema(summary="Read a message"),
+)
+@extend_schema(tags=["mailings"])
+class MessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """The messages of every mailing: read only."""
+
+    roles = {"GET": READERS, "HEAD": READERS}
+    serializer_class = MessageOutputSerializer
+    filterset_class = MessageFilter
+
+    def get_queryset(self):
+        return selectors.message_list()

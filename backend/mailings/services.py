@@ -1,0 +1,165 @@
+"""Mailing writes: create, edit, cancel, delete. Sending lives in mailings.dispatcher."""
+
+import logging
+import re
+from datetime import datetime, time
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.exceptions import Conflict
+from core.queue import enqueue_on_commit
+from mailings.models import Mailing, MailingStatus, MessageStatus
+
+logger = logging.getLogger(__name__)
+
+TEXT_MAX_LENGTH = 1000
+_UNSET = object()
+# What may change once a mailing runs: only when it ends (and it may be cancelled).
+RUNNING_EDITABLE = {"end_at"}
+
+
+def _validate(mailing: Mailing, *, creating: bool) -> None:
+    errors: dict[str, list[str]] = {}
+    mailing.text = (mailing.text or "").strip()
+    if not mailing.text:
+        errors["text"] = ["The text may not be empty."]
+    elif len(mailing.text) > TEXT_MAX_LENGTH:
+        errors["text"] = [f"At most {TEXT_MAX_LENGTH} characters."]
+    if mailing.start_at and mailing.end_at and mailing.end_at <= mailing.start_at:
+        errors["end_at"] = ["end_at must be after start_at."]
+    elif creating and mailing.end_at and mailing.end_at <= timezone.now():
+        errors["end_at"] = ["end_at is in the past: this mailing could send nothing."]
+    if (mailing.send_window_start is None) != (mailing.send_window_end is None):
+        missing = "send_window_end" if mailing.send_window_end is None else "send_window_start"
+        errors[missing] = ["Give both ends of the send window, or neither."]
+    elif mailing.has_window and mailing.send_window_start == mailing.send_window_end:
+        errors["send_window_end"] = ["The send window is empty: its start and end are equal."]
+    if mailing.filter_operator_code and not re.fullmatch(r"[0-9]{3}", mailing.filter_operator_code):
+        errors["filter_operator_code"] = ["An operator code is 3 digits."]
+    if errors:
+        raise ValidationError(errors)
+    mailing.full_clean()
+
+
+def _start_if_due(mailing: Mailing) -> None:
+    if mailing.status == MailingStatus.SCHEDULED and mailing.start_at <= timezone.now():
+        from mailings.tasks import mailing_start_task
+
+        enqueue_on_commit(mailing_start_task, mailing.pk)
+
+
+@transaction.atomic
+def mailing_create(
+    *,
+    start_at: datetime,
+    end_at: datetime,
+    text: str,
+    filter_operator_code: str = "",
+    filter_tag: str = "",
+    send_window_start: time | None = None,
+    send_window_end: time | None = None,
+) -> Mailing:
+    """A new mailing; one whose start has come is started right after the commit (the beat
+    tick starts the others at their time)."""
+    mailing = Mailing(
+        start_at=start_at,
+        end_at=end_at,
+        text=text,
+        filter_operator_code=(filter_operator_code or "").strip(),
+        filter_tag=(filter_tag or "").strip(),
+        send_window_start=send_window_start,
+        send_window_end=send_window_end,
+    )
+    _validate(mailing, creating=True)
+    mailing.save()
+    logger.info("mailing %s: created", mailing.pk, extra={"mailing_id": mailing.pk})
+    _start_if_due(mailing)
+    return mailing
+
+
+@transaction.atomic
+def mailing_update(*, mailing_id: int, **changes) -> Mailing:
+    """Edits a mailing. A scheduled one may change anything; a running one only its end;
+    a finished or cancelled one nothing."""
+    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    changes = {key: value for key, value in changes.items() if getattr(mailing, key) != value}
+    if mailing.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED) and changes:
+        raise Conflict(f"A {mailing.status} mailing cannot be changed.", code="mailing_closed")
+    if mailing.status == MailingStatus.RUNNING:
+        frozen = sorted(set(changes) - RUNNING_EDITABLE)
+        if frozen:
+            raise Conflict(
+                "A running mailing may only move its end_at (or be cancelled).",
+                code="mailing_running",
+                fields={name: ["Cannot change while the mailing runs."] for name in frozen},
+            )
+    for key, value in changes.items():
+        if key in ("filter_operator_code", "filter_tag"):
+            value = (value or "").strip()
+        setattr(mailing, key, value)
+    _validate(mailing, creating=False)
+    mailing.save()
+    if changes:
+        logger.info("mailing %s: changed %s", mailing.pk, sorted(changes), extra={"mailing_id": mailing.pk})
+    _start_if_due(mailing)
+    return mailing
+
+
+@transaction.atomic
+def mailing_cancel(*, mailing_id: int) -> Mailing:
+    """Stops a scheduled or running mailing: its pending messages become `cancelled`.
+
+    Messages a sender holds right now are left to it: it records what the gateway said,
+    and the beat tick cancels whatever it left pending."""
+    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    if mailing.status == MailingStatus.CANCELLED:
+        return mailing
+    if mailing.status == MailingStatus.FINISHED:
+        raise Conflict("This mailing has already finished.", code="mailing_closed")
+    mailing.status = MailingStatus.CANCELLED
+    mailing.finished_at = timezone.now()
+    mailing.save(update_fields=["status", "finished_at", "updated_at"])
+    cancelled = messages_close(mailing_id=mailing.pk, status=MessageStatus.CANCELLED)
+    logger.info("mailing %s: cancelled, %d messages stopped", mailing.pk, cancelled, extra={"mailing_id": mailing.pk})
+    return mailing
+
+
+@transaction.atomic
+def mailing_delete(*, mailing_id: int) -> None:
+    """Deletes a mailing from the API's view: it is cancelled first (its pending messages
+    stop), and kept with its messages, so what was already sent stays on record."""
+    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    if mailing.status in (MailingStatus.SCHEDULED, MailingStatus.RUNNING):
+        mailing_cancel(mailing_id=mailing.pk)
+        mailing.refresh_from_db()
+    mailing.deleted_at = timezone.now()
+    mailing.save(update_fields=["deleted_at", "updated_at"])
+    logger.info("mailing %s: deleted", mailing.pk, extra={"mailing_id": mailing.pk})
+
+
+def messages_close(*, mailing_id: int | None = None, status: str, ended_before: datetime | None = None) -> int:
+    """Gives pending messages a final `status` (cancelled, expired), skipping rows a sender
+    holds right now; returns how many changed. Either one mailing's, or every mailing's
+    that ended before `ended_before`, or (mailing_id None) every cancelled mailing's."""
+    conditions = ["m.status = 'pending'"]
+    params: list = [status]
+    if mailing_id is not None:
+        conditions.append("m.mailing_id = %s")
+        params.append(mailing_id)
+    if ended_before is not None:
+        conditions.append("g.end_at <= %s")
+        params.append(ended_before)
+    elif mailing_id is None:
+        conditions.append("g.status = 'cancelled'")
+    sql = f"""
+        UPDATE mailings_message SET status = %s, updated_at = now()
+        WHERE id IN (
+            SELECT m.id FROM mailings_message m JOIN mailings_mailing g ON g.id = m.mailing_id
+            WHERE {" AND ".join(conditions)}
+            FOR UPDATE OF m SKIP LOCKED
+        )"""  # noqa: S608 (fixed fragments, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

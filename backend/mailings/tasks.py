@@ -1,0 +1,32 @@
+"""Mailing tasks (queue `mailings`): thin, idempotent, by id; the rules are in mailings.dispatcher."""
+
+import logging
+
+from celery import shared_task
+
+from mailings import dispatcher
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def mailing_start_task(mailing_id: int) -> int:
+    return dispatcher.mailing_start(mailing_id=mailing_id)
+
+
+@shared_task
+def mailing_send_task(mailing_id: int) -> int:
+    """Sends one chunk, then hands over to a fresh copy of itself while work remains."""
+    result = dispatcher.mailing_send_chunk(mailing_id=mailing_id)
+    if result.again_in is not None:
+        try:
+            mailing_send_task.apply_async((mailing_id,), countdown=result.again_in or None)
+        except Exception:  # the broker is away: the tick's sweeper wakes the mailing later
+            logger.warning("mailing %s: could not re-enqueue the sender", mailing_id, exc_info=True)
+    return result.claimed
+
+
+@shared_task
+def mailings_tick_task() -> dict:
+    result = dispatcher.mailings_tick()
+    return result.__dict__
