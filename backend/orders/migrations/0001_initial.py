@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('customers', '0002_phone_operator_tag_timezone'),
+        ('customers', '0001_initial'),
         ('robots', '0001_initial'),
     ]
 
