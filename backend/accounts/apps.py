@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from accounts import checks  # noqa: F401 (registers the argon2 cost check)
         from accounts.roles import sync_role_permissions
 
         # Model permissions only exist after each migrate run; give them to the roles then.

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
+    # Records every useradd request, even those refused before the view (413, 429, 500).
+    "accounts.middleware.RegistrationRequestLogMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -104,9 +106,13 @@ CACHES = {"default": env.cache("CACHE_URL", default="redis://127.0.0.1:6379/1")}
 
 # --- Passwords: Argon2 first, so every new hash is Argon2 -----------------------------
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.ConfiguredArgon2PasswordHasher",  # argon2id with the parameters below
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# argon2id cost; at least OWASP's minimum (19 MiB, 2 passes, 1 lane), checked at start-up.
+ARGON2_MEMORY_COST = env.int("ARGON2_MEMORY_COST", default=19456)  # KiB
+ARGON2_TIME_COST = env.int("ARGON2_TIME_COST", default=2)
+ARGON2_PARALLELISM = env.int("ARGON2_PARALLELISM", default=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -193,6 +199,13 @@ MAILING_STALL_SECONDS = env.int("MAILING_STALL_SECONDS", default=30)  # idle thi
 MAILING_RETRY_BASE_SECONDS = env.float("MAILING_RETRY_BASE_SECONDS", default=2.0)
 MAILING_RETRY_MAX_SECONDS = env.float("MAILING_RETRY_MAX_SECONDS", default=300.0)
 
+# --- Accounts: sign-in pages and the useradd request log ------------------------------
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/stats/"
+LOGOUT_REDIRECT_URL = "/login/"
+# Where useradd log entries wait when the database is unreachable; replayed afterwards.
+USERADD_LOG_SPOOL_DIR = env.path("USERADD_LOG_SPOOL_DIR", default=str(REPO_DIR / "var" / "spool" / "useradd-log"))
+
 # --- Idempotency keys -----------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)  # seconds
 
@@ -217,7 +230,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH_RATE", default="20/min"),
+        "useradd": env.str("THROTTLE_USERADD_RATE", default="10/min"),
     },
+    # Proxies in front of gunicorn (nginx): the client is the address the last one saw.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
     "DATETIME_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

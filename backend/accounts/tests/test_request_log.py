@@ -1,0 +1,136 @@
+"""The useradd request log: masking, and entries that survive an unreachable database."""
+
+import json
+import logging
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from accounts.masking import mask_email, mask_phone
+from accounts.models import RegistrationRequest, User
+from accounts.services import RegistrationRecord, registration_request_spool, registration_spool_replay
+from tests.stack import free_port
+
+URL = "/api/v1/useradd/"
+ANN = {"name": "Ann", "username": "ann", "phone": "79161234567", "email": "ann.lee@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("79161234567", "7916*****67"),
+        ("+7 (916) 123-45-67", "7916*****67"),
+        (79161234567, "7916*****67"),
+        ("12345", "*****"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_phone_numbers_keep_the_operator_code_and_two_last_digits(value, masked):
+    assert mask_phone(value) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("ann.lee@example.com", "a***@e***.com"),
+        ("x@mail.co.uk", "x***@m***.uk"),
+        ("not-an-address", "n***"),
+        ("@example.com", "@***"),
+        ("", ""),
+    ],
+)
+def test_email_addresses_keep_first_letters_and_the_top_level_domain(value, masked):
+    assert mask_email(value) == masked
+
+
+def spool_files(settings):
+    return sorted(settings.USERADD_LOG_SPOOL_DIR.glob("*.json"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_database_unreachable_the_request_is_a_503_and_its_entry_is_spooled_then_replayed(settings):
+    database = connections["default"]
+    original_port = database.settings_dict["PORT"]
+    database.close()
+    database.settings_dict["PORT"] = str(free_port())  # nothing listens there
+    try:
+        response = Client().post(URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="db-down-1")
+    finally:
+        database.close()
+        database.settings_dict["PORT"] = original_port
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response["Retry-After"]
+    (spooled,) = spool_files(settings)
+    text = spooled.read_text()
+    assert "79161234567" not in text and "ann.lee@example.com" not in text
+    assert json.loads(text)["outcome"] == "unavailable"
+    assert not RegistrationRequest.objects.exists()
+
+    # the next request that reaches the database writes the spooled entry too
+    again = Client().post(URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="db-up-1")
+
+    assert again.status_code == 201
+    assert spool_files(settings) == []
+    entries = {entry.request_id: entry for entry in RegistrationRequest.objects.all()}
+    assert set(entries) == {"db-down-1", "db-up-1"}
+    down = entries["db-down-1"]
+    assert (down.status_code, down.outcome, down.error_codes) == (503, "unavailable", ["service_unavailable"])
+    assert (down.login, down.phone_masked, down.email_masked) == ("ann", "7916*****67", "a***@e***.com")
+    assert User.objects.filter(username="ann").count() == 1
+
+
+def record(**overrides) -> RegistrationRecord:
+    values = {"created_at": timezone.now(), "status_code": 400, "outcome": "rejected", "duration_ms": 3.5}
+    return RegistrationRecord(**{**values, **overrides})
+
+
+@pytest.mark.django_db
+def test_a_replay_writes_each_spooled_entry_once_even_if_its_file_is_seen_twice(settings):
+    entry = record(login="dup", error_codes=["username.required"])
+    registration_request_spool(record=entry)
+    copy = settings.USERADD_LOG_SPOOL_DIR / "copy-of-the-same-entry.json"
+    copy.write_text(entry.to_json())
+
+    replayed = registration_spool_replay()
+
+    assert replayed == 2
+    assert RegistrationRequest.objects.filter(login="dup").count() == 1
+    assert spool_files(settings) == []
+
+
+@pytest.mark.django_db
+def test_a_replayed_entry_whose_account_was_deleted_keeps_the_entry(settings):
+    registration_request_spool(record=record(status_code=201, outcome="created", user_id=987654))
+
+    assert registration_spool_replay() == 1
+    assert RegistrationRequest.objects.get().user is None
+
+
+@pytest.mark.django_db
+def test_the_replay_command_empties_the_spool(settings, capsys):
+    from django.core.management import call_command
+
+    for index in range(3):
+        registration_request_spool(record=record(login=f"u{index}"))
+
+    call_command("replay_useradd_log_spool")
+
+    assert "3 spooled" in capsys.readouterr().out
+    assert RegistrationRequest.objects.count() == 3
+
+
+def test_when_even_the_spool_fails_the_entry_survives_as_a_log_line(settings, tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.USERADD_LOG_SPOOL_DIR = blocker / "spool"  # cannot be a directory
+
+    with caplog.at_level(logging.ERROR, logger="accounts.services"):
+        kept = registration_request_spool(record=record(login="last-resort"))
+
+    assert kept is False
+    assert "last-resort" in caplog.text
