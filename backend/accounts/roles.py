@@ -14,12 +14,18 @@ class Role(TextChoices):
     MANAGER = "manager", "Manager"
 
 
+CUSTOMER_PERMISSIONS = [f"customers.{action}_customer" for action in ("view", "add", "change", "delete")]
+
 # "app_label.codename" for each role; a permission of a model that does not exist yet is
 # skipped, and given as soon as a later migration creates the model.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.PRODUCTION_LINE: ["robots.view_robotmodel", "robots.view_robotversion", "robots.add_robot"],
-    Role.SALES: ["orders.view_order", "orders.add_order", "orders.change_order"],
-    Role.MARKETING: [],
+    Role.SALES: ["orders.view_order", "orders.add_order", "orders.change_order", *CUSTOMER_PERMISSIONS],
+    Role.MARKETING: [
+        *CUSTOMER_PERMISSIONS,
+        *(f"mailings.{action}_mailing" for action in ("view", "add", "change", "delete")),
+        "mailings.view_message",
+    ],
     Role.MANAGER: [
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
@@ -31,6 +37,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "robots.view_robot",
         "orders.view_order",
         "notifications.view_email",
+        "customers.view_customer",
+        "mailings.view_mailing",
+        "mailings.view_message",
     ],
 }
 

@@ -5,7 +5,8 @@ from django.db.models import Count, Q, QuerySet
 from mailings.models import Mailing, Message, MessageStatus
 
 
-def _counts() -> dict:
+def message_count_annotations() -> dict:
+    """Annotations n_<status> and n_total: a mailing's messages by status."""
     counts = {status: Count("messages", filter=Q(messages__status=status)) for status in MessageStatus.values}
     return {f"n_{status}": aggregate for status, aggregate in counts.items()} | {"n_total": Count("messages")}
 
@@ -24,7 +25,7 @@ def mailing_get(*, mailing_id: int) -> Mailing:
 
 def mailing_stats_list(*, filters: dict | None = None) -> QuerySet[Mailing]:
     """Every mailing with its message counts by status (n_pending, n_sent, ..., n_total)."""
-    return mailing_list(filters=filters).annotate(**_counts())
+    return mailing_list(filters=filters).annotate(**message_count_annotations())
 
 
 def message_counts(*, mailings: QuerySet[Mailing] | None = None, mailing_id: int | None = None) -> dict[str, int]:
