@@ -51,12 +51,16 @@ class FakeGateway:
         self.deliveries: dict[str, dict] = {}
         self.outcomes: dict[str, int] = {}
         self.duplicates = 0
+        self.first_call_at: float | None = None
+        self.last_call_at: float | None = None
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     async def send(self, request: web.Request) -> web.StreamResponse:
         faults = self.faults
+        self.last_call_at = time.time()
+        self.first_call_at = self.first_call_at or self.last_call_at
         if faults["down"]:
             self._count("down")
             request.transport.close()
@@ -118,7 +122,13 @@ class FakeGateway:
 
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"outcomes": self.outcomes, "delivered": len(self.deliveries), "duplicates": self.duplicates}
+            {
+                "outcomes": self.outcomes,
+                "delivered": len(self.deliveries),
+                "duplicates": self.duplicates,
+                "first_call_at": self.first_call_at,
+                "last_call_at": self.last_call_at,
+            }
         )
 
     async def get_deliveries(self, request: web.Request) -> web.Response:

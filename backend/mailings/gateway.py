@@ -46,7 +46,8 @@ class Outcome:
 
 
 class CircuitBreaker:
-    """Opens when most recent calls failed; then lets one probe through per cool-down.
+    """Opens when `min_calls` calls in a row failed, or most of the recent calls did; then
+    lets one probe through per cool-down.
 
     A dead gateway costs one call per cool-down (growing up to a maximum) instead of a
     flood; a flaky one (half the calls fail) stays closed, retries deliver.
@@ -61,6 +62,7 @@ class CircuitBreaker:
         self.trips = 0
         self.open_until = 0.0
         self.probing = False
+        self.consecutive_failures = 0
 
     @property
     def is_open(self) -> bool:
@@ -90,8 +92,11 @@ class CircuitBreaker:
                 self._trip()
             return
         self.window.append(ok)
+        self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         failures = self.window.count(False)
-        if len(self.window) >= self.min_calls and failures / len(self.window) >= self.failure_ratio:
+        if self.consecutive_failures >= self.min_calls or (
+            len(self.window) >= self.min_calls and failures / len(self.window) >= self.failure_ratio
+        ):
             self._trip()
 
     def _trip(self) -> None:
@@ -99,6 +104,7 @@ class CircuitBreaker:
         cooldown = min(self.max_cooldown, self.base_cooldown * 2 ** (self.trips - 1))
         self.open_until = time.time() + cooldown
         self.window.clear()
+        self.consecutive_failures = 0
         logger.warning("gateway circuit open for %.1fs (trip %d)", cooldown, self.trips)
 
 
