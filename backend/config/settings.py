@@ -198,20 +198,6 @@ MAILING_SENDERS = env.int("MAILING_SENDERS", default=4)  # parallel sender chain
 MAILING_STALL_SECONDS = env.int("MAILING_STALL_SECONDS", default=30)  # idle this long with due work: woken
 MAILING_RETRY_BASE_SECONDS = env.float("MAILING_RETRY_BASE_SECONDS", default=2.0)
 MAILING_RETRY_MAX_SECONDS = env.float("MAILING_RETRY_MAX_SECONDS", default=300.0)
-GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=3.0)
-# Circuit breaker (per mailing worker process): opens when this share of the recent calls
-# (at least MIN_CALLS of them) failed; then one probe per cool-down, doubling up to the max.
-GATEWAY_BREAKER_MIN_CALLS = env.int("GATEWAY_BREAKER_MIN_CALLS", default=10)
-GATEWAY_BREAKER_FAILURE_RATIO = env.float("GATEWAY_BREAKER_FAILURE_RATIO", default=0.8)
-GATEWAY_BREAKER_COOLDOWN = env.float("GATEWAY_BREAKER_COOLDOWN", default=2.0)
-GATEWAY_BREAKER_MAX_COOLDOWN = env.float("GATEWAY_BREAKER_MAX_COOLDOWN", default=60.0)
-
-# --- Mailings (the dispatcher) --------------------------------------------------------
-MAILING_CHUNK_SIZE = env.int("MAILING_CHUNK_SIZE", default=500)  # messages claimed per task
-MAILING_SENDERS = env.int("MAILING_SENDERS", default=4)  # parallel sender chains per mailing
-MAILING_STALL_SECONDS = env.int("MAILING_STALL_SECONDS", default=30)  # idle this long with due work: woken
-MAILING_RETRY_BASE_SECONDS = env.float("MAILING_RETRY_BASE_SECONDS", default=2.0)
-MAILING_RETRY_MAX_SECONDS = env.float("MAILING_RETRY_MAX_SECONDS", default=300.0)
 
 # --- Accounts: sign-in pages and the useradd request log ------------------------------
 LOGIN_URL = "/login/"
