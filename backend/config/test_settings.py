@@ -1,8 +1,8 @@
 """Settings for `make test`: the real settings, with the test's own Redis databases.
 
 PostgreSQL and Redis are found from the environment (DATABASE_URL, CELERY_BROKER_URL),
-localhost by default. TEST_RUN_SLOT (0, the default, 1 or 2) lets test runs share one
-machine: each slot has its own test database and its own Redis databases.
+localhost by default. TEST_RUN_SLOT (0, the default, to 3) lets test runs share one
+machine: each slot (0 to 3) has its own test database and its own Redis databases.
 """
 
 import os
@@ -16,7 +16,7 @@ REDIS_SERVER_URL = urlunsplit(_redis._replace(path=""))
 
 TEST_RUN_SLOT = int(os.environ.get("TEST_RUN_SLOT", "0"))
 # Four Redis databases per slot: broker, cache, and the end-to-end stack's broker and cache.
-TEST_REDIS_DBS = {0: (14, 15, 13, 12), 1: (10, 11, 9, 8), 2: (6, 7, 5, 4)}[TEST_RUN_SLOT]
+TEST_REDIS_DBS = {0: (14, 15, 13, 12), 1: (10, 11, 9, 8), 2: (6, 7, 5, 4), 3: (2, 3, 1, 0)}[TEST_RUN_SLOT]
 
 from config.settings import *  # noqa: E402,F403
 
