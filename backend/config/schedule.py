@@ -23,4 +23,10 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="mailings.tasks.mailings_tick_task",
         every_seconds=2,
     ),
+    # Daily at 09:00: yesterday's mailing statistics e-mailed to MANAGER_EMAILS (outbox, once a day).
+    PeriodicJob(
+        name="mailings: daily statistics e-mail",
+        task="mailings.tasks.mailings_daily_stats_email_task",
+        crontab="0 9 * * *",
+    ),
 ]

@@ -30,3 +30,11 @@ def mailing_send_task(mailing_id: int) -> int:
 def mailings_tick_task() -> dict:
     result = dispatcher.mailings_tick()
     return result.__dict__
+
+
+@shared_task
+def mailings_daily_stats_email_task() -> int | None:
+    from mailings.reports import mailings_daily_stats_email
+
+    email = mailings_daily_stats_email()
+    return email.pk if email else None
