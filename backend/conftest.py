@@ -60,3 +60,11 @@ def smtp_sink(settings):
     settings.EMAIL_PORT = sink.port
     yield sink
     sink.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_cache():
+    """Each test builds its own catalog (new ids): start it with an empty per-process cache."""
+    from robots.services import catalog_cache
+
+    catalog_cache.clear()

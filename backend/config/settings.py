@@ -216,7 +216,7 @@ ROBOT_CLOCK_SKEW = env.int("ROBOT_CLOCK_SKEW", default=300)  # seconds
 # --- Django REST framework and the schema ---------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Secure by default: a view that declares no roles is open to superusers only.
@@ -252,6 +252,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; each choice set gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus.choices",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------

@@ -34,8 +34,12 @@ class IsAuthenticatedAnyRole(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
+ROLES_CACHE_ATTRIBUTE = "_r4c_roles"
+
+
 def user_has_role(user, roles) -> bool:
-    # Cached on the user object for the request, so several checks cost one query.
-    if not hasattr(user, "_r4c_roles"):
-        user._r4c_roles = frozenset(user.groups.values_list("name", flat=True))
-    return bool(user._r4c_roles.intersection(roles))
+    # Cached on the user object for the request (token authentication fills it in while it
+    # loads the user), so role checks cost at most one query per request.
+    if not hasattr(user, ROLES_CACHE_ATTRIBUTE):
+        setattr(user, ROLES_CACHE_ATTRIBUTE, frozenset(user.groups.values_list("name", flat=True)))
+    return bool(getattr(user, ROLES_CACHE_ATTRIBUTE).intersection(roles))
