@@ -161,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
         pass
     gateway = FakeGateway(token=args.token, faults={"latency_ms": args.latency_ms})
     print(f"fake gateway on http://{args.host}:{args.port}", flush=True)
-    web.run_app(gateway.app(), host=args.host, port=args.port, access_log=None, print=None, backlog=4096)
+    # Hanging calls must not hold a stop back: a short grace period, then connections are cut.
+    web.run_app(
+        gateway.app(), host=args.host, port=args.port, access_log=None, print=None, backlog=4096, shutdown_timeout=0.5
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,11 @@ class FakeGatewayProcess:
 
     def stop(self) -> None:
         self.popen.terminate()
-        self.popen.wait(timeout=10)
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
