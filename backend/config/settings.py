@@ -255,6 +255,8 @@ SPECTACULAR_SETTINGS = {
     # Several models have a `status`; each choice set gets a name of its own in the schema.
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus.choices",
+        "MailingStatusEnum": "mailings.models.MailingStatus.choices",
+        "MessageStatusEnum": "mailings.models.MessageStatus.choices",
     },
 }
 

@@ -233,6 +233,7 @@ class MailingStatsListApi(APIView):
 
     @extend_schema(
         tags=["mailings"],
+        operation_id="mailings_stats_list",
         summary="Statistics of every mailing",
         responses={
             200: inline_serializer(
@@ -281,6 +282,7 @@ class MailingStatsApi(APIView):
 
     @extend_schema(
         tags=["mailings"],
+        operation_id="mailings_stats_retrieve",
         summary="Statistics of one mailing, with its messages",
         responses={
             200: inline_serializer(

@@ -110,3 +110,27 @@ def test_roles(client_for_role, role, write):
 
 def test_anonymous_callers_are_refused(api_client):
     assert api_client.get(URL).status_code in (401, 403)
+
+
+def test_a_customer_with_orders_cannot_be_deleted(marketing):
+    from orders.models import Order
+
+    created = marketing.post(URL, {"email": "buyer@example.com"}, format="json").json()
+    Order.objects.create(customer_id=created["id"], robot_serial="R2-D2")
+
+    response = marketing.delete(f"{URL}{created['id']}/")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "customer_in_use"
+    assert Customer.objects.filter(pk=created["id"]).exists()
+
+
+def test_the_orders_lookup_by_email_still_creates_e_mail_only_customers():
+    from customers.services import customer_get_or_create_by_email
+
+    first = customer_get_or_create_by_email(email="Buyer@Example.com")
+    again = customer_get_or_create_by_email(email="buyer@example.com")
+
+    assert first.pk == again.pk
+    assert first.phone_number is None
+    assert first.timezone == "Europe/Moscow"
