@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.masking import mask_email, mask_phone
+from accounts.metrics import useradd_request_observe
 from accounts.models import RegistrationOutcome
 from accounts.services import RegistrationRecord, registration_request_record
 from accounts.throttling import client_address
@@ -89,7 +90,9 @@ class RegistrationRequestLogMiddleware:
         response = self.get_response(request)
         duration_ms = (time.perf_counter() - started) * 1000
         try:
-            registration_request_record(record=self._record(request, response, created_at, duration_ms))
+            record = self._record(request, response, created_at, duration_ms)
+            registration_request_record(record=record)
+            useradd_request_observe(outcome=record.outcome, seconds=duration_ms / 1000)
         except Exception:  # the log must never turn a served request into an error
             logger.exception("useradd request could not be recorded")
         return response

@@ -19,6 +19,7 @@ from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 from rest_framework.authtoken.models import Token
 
+from accounts.metrics import useradd_log_spooled_count
 from accounts.models import RegistrationRequest
 from accounts.roles import Role
 from core.exceptions import Conflict
@@ -188,6 +189,7 @@ def registration_request_record(*, record: RegistrationRecord) -> RegistrationRe
     except DatabaseError:
         logger.warning("useradd log entry %s not written to the database; spooling it", record.entry_id)
         registration_request_spool(record=record)
+        useradd_log_spooled_count()
         return None
     if _spool_has_entries():
         registration_spool_replay()

@@ -205,3 +205,18 @@ def test_the_admin_lists_accounts(admin_client, django_user_model):
 
     assert response.status_code == 200
     assert "listed" in response.content.decode()
+
+
+def test_an_address_that_keeps_failing_to_sign_in_is_refused_for_a_while(user, client_address):
+    from accounts.views import LOGIN_FAILURES_ALLOWED
+
+    client = Client(REMOTE_ADDR=client_address)
+    for _ in range(LOGIN_FAILURES_ALLOWED):
+        assert client.post("/login/", {"username": "viewer", "password": "wrong"}).status_code == 200
+
+    refused = client.post("/login/", {"username": "viewer", "password": PASSWORD})
+    elsewhere = Client(REMOTE_ADDR=client_address + "1").post("/login/", {"username": "viewer", "password": PASSWORD})
+
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.content.decode()
+    assert elsewhere.status_code == 302

@@ -288,3 +288,14 @@ def test_the_request_log_watches_the_route_the_api_is_served_at():
     from accounts.middleware import USERADD_PATH
 
     assert reverse("useradd") == USERADD_PATH == URL
+
+
+def test_outcomes_are_counted_for_prometheus(api_client):
+    post(api_client, VALID)
+    post(api_client, {})
+
+    metrics = api_client.get("/metrics").content.decode()
+
+    assert 'r4c_useradd_requests_total{outcome="created"}' in metrics
+    assert 'r4c_useradd_requests_total{outcome="rejected"}' in metrics
+    assert "r4c_useradd_duration_seconds_bucket" in metrics

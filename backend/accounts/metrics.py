@@ -1,0 +1,45 @@
+"""Prometheus metrics of account provisioning (served by core.metrics at /metrics).
+
+The metrics are created on first use, not at import: under gunicorn, prometheus_client
+keeps them in files under PROMETHEUS_MULTIPROC_DIR, which exists only once gunicorn has
+started, while this module is also imported by processes that serve no request
+(`manage.py migrate`, workers).
+"""
+
+import functools
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _metrics():
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "requests": Counter("r4c_useradd_requests", "Requests to POST /api/v1/useradd/, by outcome.", ["outcome"]),
+        "duration": Histogram(
+            "r4c_useradd_duration_seconds",
+            "Time to answer a useradd request (the argon2id hash is most of it).",
+            buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5),
+        ),
+        "spooled": Counter(
+            "r4c_useradd_log_spooled", "useradd log entries kept on disk because the database was unreachable."
+        ),
+    }
+
+
+def useradd_request_observe(*, outcome: str, seconds: float) -> None:
+    try:
+        metrics = _metrics()
+        metrics["requests"].labels(outcome=outcome).inc()
+        metrics["duration"].observe(seconds)
+    except Exception:  # metrics never break a request
+        logger.debug("useradd metrics not recorded", exc_info=True)
+
+
+def useradd_log_spooled_count() -> None:
+    try:
+        _metrics()["spooled"].inc()
+    except Exception:
+        logger.debug("useradd metrics not recorded", exc_info=True)
