@@ -40,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.view_customer",
         "mailings.view_mailing",
         "mailings.view_message",
+        "reports.view_report",
+        "reports.add_report",
     ],
 }
 

@@ -17,6 +17,25 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="notifications.tasks.emails_sweep_task",
         every_seconds=60,
     ),
+    # Nightly at 00:30 factory time: the weekly report for the 7 full days before midnight,
+    # stored under REPORTS_DIR and e-mailed to MANAGER_EMAILS (one report per period).
+    PeriodicJob(
+        name="reports: nightly weekly report",
+        task="reports.tasks.nightly_report_request_task",
+        crontab="30 0 * * *",
+    ),
+    # Every minute: re-enqueue reports still pending after their wake-up was lost.
+    PeriodicJob(
+        name="reports: sweep pending reports",
+        task="reports.tasks.reports_sweep_task",
+        every_seconds=60,
+    ),
+    # Daily at 03:40: delete report files older than REPORTS_RETENTION_DAYS.
+    PeriodicJob(
+        name="reports: prune old files",
+        task="reports.tasks.reports_prune_task",
+        crontab="40 3 * * *",
+    ),
     # Every 2 seconds: start due mailings, expire messages past end_at, wake stalled senders.
     PeriodicJob(
         name="mailings: tick",

@@ -133,6 +133,14 @@ REPORTS_DIR = env.path("REPORTS_DIR", default=str(REPO_DIR / "var" / "reports"))
 # Behind nginx, files under REPORTS_DIR are handed over with X-Accel-Redirect to this
 # internal location; empty means Django streams the file itself (development).
 REPORTS_ACCEL_REDIRECT_PREFIX = env.str("REPORTS_ACCEL_REDIRECT_PREFIX", default="")
+# Stored report files are deleted this many days after they were built (0 keeps them).
+REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=90)
+# Builds that fail (disk full, database gone) are retried with exponential back-off (seconds)
+# up to REPORTS_MAX_ATTEMPTS; a pending report overdue by REPORTS_SWEEP_GRACE is re-enqueued.
+REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
+REPORTS_RETRY_BASE = env.int("REPORTS_RETRY_BASE", default=60)
+REPORTS_RETRY_MAX_DELAY = env.int("REPORTS_RETRY_MAX_DELAY", default=900)
+REPORTS_SWEEP_GRACE = env.int("REPORTS_SWEEP_GRACE", default=60)
 
 # --- Request limits -------------------------------------------------------------------
 # Largest request body accepted by the API (a batch of 1000 robots is ~80 KB).

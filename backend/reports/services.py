@@ -1,0 +1,307 @@
+"""Report writes: ask for a build, build and store it, e-mail managers, sweep up strays, prune."""
+
+import hashlib
+import logging
+import os
+import random
+import tempfile
+import time
+from datetime import datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from core.queue import enqueue_on_commit
+from notifications.services import email_enqueue
+from reports.models import Report, ReportKind, ReportStatus
+from reports.selectors import ModelVersionCount, weekly_counts
+from reports.workbook import local_text, weekly_workbook_write
+
+logger = logging.getLogger(__name__)
+
+WEEK = timedelta(days=7)
+MAX_PERIOD = timedelta(days=366)
+TEMP_PREFIX = ".tmp-"
+
+
+# --- periods and names ----------------------------------------------------------------
+def nightly_period(*, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The 7 full days (factory time) before the last midnight: [midnight - 7 days, midnight)."""
+    today = timezone.localtime(now or timezone.now()).date()
+    zone = timezone.get_current_timezone()
+    # Built from dates, not by subtracting hours, so a DST change inside the week is right.
+    return (
+        datetime.combine(today - WEEK, clock.min, tzinfo=zone),
+        datetime.combine(today, clock.min, tzinfo=zone),
+    )
+
+
+def last_week_period(*, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The last 7 days up to now (the on-demand report)."""
+    until = (now or timezone.now()).replace(microsecond=0)
+    return until - WEEK, until
+
+
+def report_file_name(*, since: datetime, until: datetime) -> str:
+    """A dated name: whole days as dates (the last one included), other periods to the minute."""
+    start, end = timezone.localtime(since), timezone.localtime(until)
+    if start.time() == clock.min and end.time() == clock.min:
+        return f"weekly-report_{start:%Y-%m-%d}_{end.date() - timedelta(days=1):%Y-%m-%d}.xlsx"
+    return f"weekly-report_{start:%Y-%m-%d_%H-%M}_{end:%Y-%m-%d_%H-%M}.xlsx"
+
+
+def report_period_check(*, since: datetime, until: datetime) -> None:
+    errors = {}
+    if until <= since:
+        errors["until"] = ["Must be after `since`."]
+    elif until - since > MAX_PERIOD:
+        errors["since"] = [f"A report covers at most {MAX_PERIOD.days} days."]
+    if until > timezone.now() + timedelta(seconds=settings.ROBOT_CLOCK_SKEW):
+        errors["until"] = ["May not lie in the future: the period would be incomplete."]
+    if errors:
+        raise ApplicationError("The period was rejected; see `fields`.", code="invalid", fields=errors)
+
+
+# --- asking for reports -----------------------------------------------------------------
+def report_request(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    requested_by=None,
+    email_managers: bool = False,
+) -> Report:
+    """Records an on-demand report (the last 7 days up to now unless told) and builds it after commit."""
+    from reports.tasks import report_build_task
+
+    if since is None and until is None:
+        since, until = last_week_period()
+    elif since is None:
+        since = until - WEEK
+    elif until is None:
+        until = min(since + WEEK, timezone.now().replace(microsecond=0))
+    report_period_check(since=since, until=until)
+    report = Report(
+        kind=ReportKind.ON_DEMAND,
+        period_start=since,
+        period_end=until,
+        requested_by=requested_by,
+        email_managers=email_managers,
+        file_name=report_file_name(since=since, until=until),
+    )
+    report.full_clean()
+    with transaction.atomic():
+        report.save()
+        enqueue_on_commit(report_build_task, report.pk)
+    logger.info("report %s requested for %s – %s", report.pk, since.isoformat(), until.isoformat())
+    return report
+
+
+def nightly_report_request(*, now: datetime | None = None) -> Report:
+    """The nightly job: one report per period however often it runs, e-mailed to managers."""
+    from reports.tasks import report_build_task
+
+    since, until = nightly_period(now=now)
+    existing = Report.objects.filter(kind=ReportKind.NIGHTLY, period_start=since, period_end=until).first()
+    if existing is not None:
+        logger.info("report %s: the nightly report for this period exists (%s)", existing.pk, existing.status)
+        return existing
+    report = Report(
+        kind=ReportKind.NIGHTLY,
+        period_start=since,
+        period_end=until,
+        email_managers=True,
+        file_name=report_file_name(since=since, until=until),
+    )
+    try:
+        with transaction.atomic():
+            report.save()
+            enqueue_on_commit(report_build_task, report.pk)
+    except IntegrityError:  # another run recorded it concurrently
+        return Report.objects.get(kind=ReportKind.NIGHTLY, period_start=since, period_end=until)
+    logger.info("report %s: nightly report requested for %s – %s", report.pk, since.isoformat(), until.isoformat())
+    return report
+
+
+# --- building -------------------------------------------------------------------------
+def report_path(report: Report) -> Path:
+    return Path(settings.REPORTS_DIR) / report.file_path
+
+
+def retry_delay(attempts: int) -> float:
+    ceiling = min(settings.REPORTS_RETRY_MAX_DELAY, settings.REPORTS_RETRY_BASE * 2 ** (attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _write_atomically(report: Report) -> tuple[str, int, str, list[ModelVersionCount]]:
+    """Writes the workbook beside its final place, syncs it, then renames it into place, so a
+    reader (nginx, the mailer) sees the whole file or none. Returns path, size, sha256, counts."""
+    directory = Path(settings.REPORTS_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = weekly_counts(since=report.period_start, until=report.period_end)
+    relative = f"{report.pk}-{report.file_name}"
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=".xlsx")
+    try:
+        with os.fdopen(descriptor, "w+b") as handle:
+            weekly_workbook_write(handle, counts=counts, since=report.period_start, until=report.period_end)
+            handle.flush()
+            os.fsync(handle.fileno())
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        os.chmod(temporary, 0o644)  # nginx's workers serve it; mkstemp makes files private
+        os.replace(temporary, directory / relative)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory_descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_descriptor)  # the rename itself survives a crash
+    finally:
+        os.close(directory_descriptor)
+    return relative, size, digest, counts
+
+
+def report_build(*, report_id: int) -> float | None:
+    """Builds one due pending report if nobody else is; returns the delay before a retry, if due.
+
+    The row stays locked while the file is written, so a second task for the same report
+    skips it; a crash before the commit leaves it pending, and the rebuild overwrites the
+    same file name.
+    """
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update(skip_locked=True)
+            .filter(pk=report_id, status=ReportStatus.PENDING, next_attempt_at__lte=timezone.now())
+            .first()
+        )
+        if report is None:
+            return None  # built, failed for good, not due yet, or being built by another worker
+        report.attempts += 1
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():  # a failed query must not poison the row's transaction
+                relative, size, digest, counts = _write_atomically(report)
+        except Exception as exc:
+            report.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if report.attempts >= settings.REPORTS_MAX_ATTEMPTS:
+                report.status = ReportStatus.FAILED
+                report.finished_at = timezone.now()
+                report.save(update_fields=["attempts", "last_error", "status", "finished_at", "updated_at"])
+                logger.error("report %s failed for good after %s attempts: %s", report.pk, report.attempts, exc)
+                return None
+            delay = retry_delay(report.attempts)
+            report.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+            report.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
+            logger.warning("report %s attempt %s failed (%s); retry in %.0fs", report.pk, report.attempts, exc, delay)
+            return delay
+        report.status = ReportStatus.READY
+        report.file_path = relative
+        report.size = size
+        report.sha256 = digest
+        report.robots = sum(row.count for row in counts)
+        report.build_seconds = round(time.perf_counter() - started, 4)
+        report.finished_at = timezone.now()
+        report.last_error = ""
+        report.save()
+        logger.info(
+            "report %s ready: %s robots, %s bytes in %.3fs", report.pk, report.robots, size, report.build_seconds
+        )
+        if report.email_managers:
+            report_email_managers(report=report, counts=counts)
+        return None
+
+
+def report_email_managers(*, report: Report, counts: list[ModelVersionCount]) -> None:
+    """Queues the e-mail with the file attached; asking twice for one report sends one."""
+    recipients = list(settings.MANAGER_EMAILS)
+    if not recipients:
+        logger.warning("report %s: MANAGER_EMAILS is empty, nobody to e-mail it to", report.pk)
+        return
+    totals: dict[str, int] = {}
+    for row in counts:
+        totals[row.model] = totals.get(row.model, 0) + row.count
+    context = {
+        "report": report,
+        "since": local_text(report.period_start),
+        "until": local_text(report.period_end),
+        "time_zone": settings.TIME_ZONE,
+        "totals": sorted(totals.items()),
+        "total": report.robots,
+        "download_path": f"/api/v1/reports/{report.pk}/download/",
+    }
+    email_enqueue(
+        to=recipients,
+        subject=render_to_string("reports/weekly_email.subject.txt", context).strip(),
+        body_text=render_to_string("reports/weekly_email.txt", context),
+        attachment_path=str(report_path(report)),
+        dedup_key=f"report:{report.pk}:managers",
+    )
+
+
+@transaction.atomic
+def report_retry(*, report: Report) -> bool:
+    """An admin builds a failed report again, with a fresh set of attempts."""
+    from reports.tasks import report_build_task
+
+    updated = Report.objects.filter(pk=report.pk, status=ReportStatus.FAILED).update(
+        status=ReportStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="", finished_at=None
+    )
+    if updated:
+        enqueue_on_commit(report_build_task, report.pk)
+    return bool(updated)
+
+
+# --- housekeeping -----------------------------------------------------------------------
+def reports_sweep(*, grace_seconds: int | None = None) -> int:
+    """Re-enqueues pending reports overdue by more than the grace period (a lost message, a
+    crashed worker, a broker outage); returns how many."""
+    from reports.tasks import report_build_task
+
+    grace = settings.REPORTS_SWEEP_GRACE if grace_seconds is None else grace_seconds
+    ids = list(
+        Report.objects.filter(
+            status=ReportStatus.PENDING, next_attempt_at__lte=timezone.now() - timedelta(seconds=grace)
+        ).values_list("pk", flat=True)[:100]
+    )
+    for report_id in ids:
+        report_build_task.delay(report_id)
+    if ids:
+        logger.info("swept %s overdue report(s): %s", len(ids), ids)
+    return len(ids)
+
+
+def reports_prune(*, now: datetime | None = None) -> int:
+    """Deletes the files of reports older than REPORTS_RETENTION_DAYS (0 keeps them forever),
+    keeping their rows as history, and leftovers of interrupted builds; returns files deleted."""
+    days = settings.REPORTS_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    pruned = 0
+    for report in Report.objects.filter(status=ReportStatus.READY, finished_at__lt=cutoff).order_by("pk"):
+        with transaction.atomic():
+            locked = Report.objects.select_for_update(skip_locked=True).filter(pk=report.pk).first()
+            if locked is None or locked.status != ReportStatus.READY:
+                continue
+            report_path(locked).unlink(missing_ok=True)
+            locked.status = ReportStatus.EXPIRED
+            locked.pruned_at = now
+            locked.save(update_fields=["status", "pruned_at", "updated_at"])
+            logger.info("report %s pruned (%s)", locked.pk, locked.file_path)
+            pruned += 1
+    directory = Path(settings.REPORTS_DIR)
+    if directory.is_dir():
+        stale = now.timestamp() - 24 * 3600  # a build in progress is minutes old at most
+        for leftover in directory.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
+            except FileNotFoundError:
+                pass
+    return pruned
