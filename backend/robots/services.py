@@ -1,8 +1,10 @@
 """Robot writes: the catalog, and ingest from the production lines (single and batch)."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -11,9 +13,11 @@ from django.utils.dateparse import parse_datetime
 
 from core.exceptions import ApplicationError, Conflict
 from orders.services import orders_allocate
-from robots.models import CODE_VALIDATOR, Robot, RobotModel, RobotVersion
+from robots.models import Robot, RobotModel, RobotVersion
 
 ROBOT_FIELDS = ("model", "version", "created")
+ROBOT_FIELD_SET = frozenset(ROBOT_FIELDS)
+T = TypeVar("T")
 MAX_BATCH_SIZE = 1000
 
 
@@ -90,9 +94,10 @@ def _parse_all(items: list, *, fresh: bool = False) -> tuple[list[RobotInput], d
     """Parses every item; a catalog miss against the cached copy is retried on a fresh one."""
     catalog, fresh = catalog_cache.get(fresh=fresh)
     while True:
+        context = ParseContext.build(catalog)
         inputs, errors = [], {}
         for index, raw in enumerate(items):
-            robot_input, item_errors = robot_input_parse(raw, catalog=catalog)
+            robot_input, item_errors = robot_input_parse(raw, context=context)
             if item_errors:
                 errors[str(index)] = item_errors
             else:
@@ -103,23 +108,45 @@ def _parse_all(items: list, *, fresh: bool = False) -> tuple[list[RobotInput], d
         catalog, fresh = catalog_cache.get(fresh=True)
 
 
-def _parse_created(value) -> tuple[datetime | None, str | None]:
+@dataclass(frozen=True)
+class ParseContext:
+    """What checking a robot needs, worked out once per request rather than once per robot."""
+
+    catalog: dict[tuple[str, str], int]
+    latest_allowed: datetime  # now plus the production lines' clock skew
+    factory_tz: tzinfo
+
+    @classmethod
+    def build(cls, catalog: dict[tuple[str, str], int]) -> "ParseContext":
+        return cls(
+            catalog=catalog,
+            latest_allowed=timezone.now() + timedelta(seconds=settings.ROBOT_CLOCK_SKEW),
+            factory_tz=timezone.get_default_timezone(),
+        )
+
+
+def _parse_created(value, context: ParseContext) -> tuple[datetime | None, str | None]:
     if not isinstance(value, str):
         return None, "Must be a date and time as a string, e.g. '2023-10-03 23:59:12'."
     try:
-        parsed = parse_datetime(value.strip())
+        # fromisoformat takes 'YYYY-MM-DD hh:mm:ss' and ISO 8601 alike, in C; Django's
+        # parser is the fallback for the odd forms it alone knows.
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        parsed = None
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
     if parsed is None:
         return None, f"{value[:40]!r} is not a date and time; use 'YYYY-MM-DD hh:mm:ss' or ISO 8601."
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)  # a naive time is factory time (TIME_ZONE)
-    if parsed > timezone.now() + timedelta(seconds=settings.ROBOT_CLOCK_SKEW):
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=context.factory_tz)  # a naive time is factory time (TIME_ZONE)
+    if parsed > context.latest_allowed:
         return None, "A robot cannot be finished in the future."
     return parsed, None
 
 
-def robot_input_parse(raw, *, catalog: dict[tuple[str, str], int]) -> tuple[RobotInput | None, dict]:
+def robot_input_parse(raw, *, context: ParseContext) -> tuple[RobotInput | None, dict]:
     """Validates one robot from a production line; returns it, or the errors by field.
 
     Written without a DRF serializer: the batch endpoint runs it a thousand times a request.
@@ -127,42 +154,43 @@ def robot_input_parse(raw, *, catalog: dict[tuple[str, str], int]) -> tuple[Robo
     if not isinstance(raw, dict):
         return None, {"non_field_errors": ["Each robot must be a JSON object."]}
     errors: dict[str, list[str]] = {}
-    for unknown in sorted(set(raw) - set(ROBOT_FIELDS)):
-        errors[str(unknown)[:50]] = ["Unknown field."]
-    codes = {}
-    for field in ("model", "version"):
-        value = raw.get(field)
+    if len(raw) != ("model" in raw) + ("version" in raw) + ("created" in raw):
+        for unknown in sorted(map(str, set(raw) - ROBOT_FIELD_SET)):
+            errors[unknown[:50]] = ["Unknown field."]
+    model, version = raw.get("model"), raw.get("version")
+    for field, value in (("model", model), ("version", version)):
         if value is None:
             errors[field] = ["This field is required."]
         elif not isinstance(value, str):
             errors[field] = ["Must be a string."]
-        elif len(value) != 2 or CODE_VALIDATOR.regex.match(value) is None:
+        elif len(value) != 2 or not value.isascii() or not value.isalnum():
             errors[field] = ["Must be exactly two letters or digits."]
-        else:
-            codes[field] = value
-    created = None
-    if raw.get("created") is None:
+    created = raw.get("created")
+    if created is None:
         errors["created"] = ["This field is required."]
     else:
-        created, error = _parse_created(raw["created"])
+        created, error = _parse_created(created, context)
         if error:
             errors["created"] = [error]
-    if len(codes) == 2:
-        version_id = catalog.get((codes["model"], codes["version"]))
+    if "model" not in errors and "version" not in errors:
+        version_id = context.catalog.get((model, version))
         if version_id is None:
-            if not any(model == codes["model"] for model, _ in catalog):
-                errors["model"] = [f"Unknown robot model {codes['model']!r}."]
+            if not any(known_model == model for known_model, _ in context.catalog):
+                errors["model"] = [f"Unknown robot model {model!r}."]
             else:
-                errors["version"] = [f"Model {codes['model']!r} has no version {codes['version']!r}."]
+                errors["version"] = [f"Model {model!r} has no version {version!r}."]
     if errors:
         return None, errors
-    return RobotInput(robot_version_id=version_id, model=codes["model"], version=codes["version"], created=created), {}
+    return RobotInput(robot_version_id=version_id, model=model, version=version, created=created), {}
 
 
 def robot_create(*, data) -> Robot:
     """Records one robot; raises a 400 naming each rejected field."""
-    [robot] = _record([data], single=True)
-    return robot
+
+    def reject(errors: dict) -> NoReturn:
+        raise ApplicationError("The robot was rejected; see `fields`.", code="invalid", fields=errors["0"])
+
+    return _record([data], insert=lambda inputs: _insert_robot(inputs[0]), reject=reject)
 
 
 def robots_create_batch(*, items) -> int:
@@ -181,10 +209,29 @@ def robots_create_batch(*, items) -> int:
             code="batch_too_large",
             fields={"non_field_errors": [f"At most {MAX_BATCH_SIZE} items."]},
         )
-    return len(_record(items, single=False))
+
+    def reject(errors: dict) -> NoReturn:
+        raise ApplicationError(
+            f"{len(errors)} of {len(items)} robots were rejected; nothing was recorded. See `fields` by index.",
+            code="invalid",
+            fields=errors,
+        )
+
+    _record(items, insert=_copy_robots, reject=reject)
+    return len(items)
 
 
-def _copy_robots(robots: list[Robot]) -> None:
+def _insert_robot(item: RobotInput) -> Robot:
+    return Robot.objects.create(
+        robot_version_id=item.robot_version_id,
+        serial=item.serial,
+        model=item.model,
+        version=item.version,
+        created=item.created,
+    )
+
+
+def _copy_robots(items: list[RobotInput]) -> None:
     """One COPY for the whole batch: the fastest way PostgreSQL takes many rows."""
     now = timezone.now()
     with (
@@ -193,11 +240,11 @@ def _copy_robots(robots: list[Robot]) -> None:
             "COPY robots_robot (robot_version_id, serial, model, version, created, created_at) FROM STDIN"
         ) as copy,
     ):
-        for robot in robots:
-            copy.write_row((robot.robot_version_id, robot.serial, robot.model, robot.version, robot.created, now))
+        for item in items:
+            copy.write_row((item.robot_version_id, item.serial, item.model, item.version, item.created, now))
 
 
-def _record(items: list, *, single: bool) -> list[Robot]:
+def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Callable[[dict], NoReturn]) -> T:
     """Validates, inserts and allocates robots in one transaction, all or nothing.
 
     Should a version have been deleted since the catalog was cached, the insert fails on
@@ -205,35 +252,16 @@ def _record(items: list, *, single: bool) -> list[Robot]:
     """
     for attempt in (1, 2):
         inputs, errors = _parse_all(items, fresh=attempt == 2)
-        if errors and single:
-            raise ApplicationError("The robot was rejected; see `fields`.", code="invalid", fields=errors["0"])
         if errors:
-            raise ApplicationError(
-                f"{len(errors)} of {len(items)} robots were rejected; nothing was recorded. See `fields` by index.",
-                code="invalid",
-                fields=errors,
-            )
-        robots = [
-            Robot(
-                robot_version_id=item.robot_version_id,
-                serial=item.serial,
-                model=item.model,
-                version=item.version,
-                created=item.created,
-            )
-            for item in inputs
-        ]
+            reject(errors)
         try:
             with transaction.atomic():
-                if single:
-                    robots[0].save(force_insert=True)
-                else:
-                    _copy_robots(robots)
-                orders_allocate(serials={robot.serial for robot in robots})
+                inserted = insert(inputs)
+                orders_allocate(serials={item.serial for item in inputs})
         except IntegrityError:
             catalog_cache.clear()
             if attempt == 2:
                 raise
             continue
-        return robots
+        return inserted
     raise AssertionError("unreachable")
