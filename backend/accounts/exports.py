@@ -8,7 +8,7 @@ anonymous temporary file, which is then sent in chunks; neither ever holds the l
 import json
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
 
 import xlsxwriter
@@ -31,6 +31,7 @@ HEADERS = {
     "errors": "errors",
     "user_agent": "user_agent",
 }
+EXCEL_EPOCH = datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system (after its leap-year bug)
 COLUMN_WIDTHS = {"created_at": 26, "request_id": 34, "login": 20, "error_codes": 40, "errors": 60, "user_agent": 30}
 
 
@@ -45,6 +46,11 @@ def _text(value) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
     # One record per line, one field per tab: neither may appear inside a value.
     return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _excel_serial(value: datetime) -> float:
+    """Local time as Excel's day number: what write_datetime computes, at a fraction of its cost."""
+    return (timezone.localtime(value).replace(tzinfo=None) - EXCEL_EPOCH) / timedelta(days=1)
 
 
 def export_text_lines() -> Iterator[str]:
@@ -70,7 +76,7 @@ def export_xlsx_file() -> IO[bytes]:
     for row_number, row in enumerate(registration_request_export_rows(), start=1):
         for column, (name, value) in enumerate(zip(EXPORT_FIELDS, row, strict=True)):
             if name == "created_at":
-                sheet.write_datetime(row_number, column, timezone.localtime(value).replace(tzinfo=None), when)
+                sheet.write_number(row_number, column, _excel_serial(value), when)
             elif name in ("status_code", "duration_ms"):
                 sheet.write_number(row_number, column, value)
             else:

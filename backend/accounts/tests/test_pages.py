@@ -220,3 +220,15 @@ def test_an_address_that_keeps_failing_to_sign_in_is_refused_for_a_while(user, c
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.content.decode()
     assert elsewhere.status_code == 302
+
+
+def test_the_xlsx_export_writes_times_as_local_excel_dates(signed_in, settings):
+    moment = timezone.make_aware(timezone.datetime(2026, 3, 1, 12, 30, 15), timezone.get_fixed_timezone(0))
+    log_entry(created_at=moment)
+
+    response = signed_in.get("/stats/export.xlsx")
+
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    cell = workbook["useradd log"]["A2"]
+    assert cell.is_date
+    assert cell.value == timezone.localtime(moment).replace(tzinfo=None)
