@@ -3,9 +3,17 @@
 import uuid
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
+
+
+class UserManager(DjangoUserManager):
+    def get_by_natural_key(self, username):
+        # Logins are unique in any case (accounts_user_username_ci_unique), so "ANN" signs in
+        # as "ann"; comparing lower() to lower() uses that index.
+        return self.annotate(login=Lower("username")).get(login=str(username).lower())
 
 
 class User(AbstractUser):
@@ -18,6 +26,8 @@ class User(AbstractUser):
     birth_date = models.DateField(null=True, blank=True)
 
     REQUIRED_FIELDS = ["email"]
+
+    objects = UserManager()
 
     class Meta:
         ordering = ["username"]

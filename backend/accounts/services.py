@@ -49,10 +49,12 @@ def api_token_create(*, username: str, role: Role) -> Token:
 
     A new account gets an unusable password: it signs in with the token only.
     """
-    user, created = User.objects.get_or_create(username=username)
-    if created:
+    try:
+        user = User.objects.get_by_natural_key(username)  # logins are one in any case
+    except User.DoesNotExist:
+        user = User(username=username)
         user.set_unusable_password()
-        user.save(update_fields=["password"])
+        user.save()
     group, _ = Group.objects.get_or_create(name=role)
     user.groups.add(group)
     token, _ = Token.objects.get_or_create(user=user)

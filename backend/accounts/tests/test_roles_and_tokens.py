@@ -63,3 +63,13 @@ def test_a_password_account_exchanges_its_credentials_for_a_token(django_user_mo
 
 def test_me_needs_authentication():
     assert APIClient().get("/api/v1/auth/me/").status_code == 401
+
+
+def test_create_api_token_finds_the_account_in_any_case(capsys, django_user_model):
+    call_command("create_api_token", "Line-9", "--role", "production_line")
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    call_command("create_api_token", "line-9", "--role", "manager")
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+
+    assert first == second
+    assert django_user_model.objects.filter(username__iexact="line-9").count() == 1

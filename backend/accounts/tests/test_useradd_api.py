@@ -299,3 +299,11 @@ def test_outcomes_are_counted_for_prometheus(api_client):
     assert 'r4c_useradd_requests_total{outcome="created"}' in metrics
     assert 'r4c_useradd_requests_total{outcome="rejected"}' in metrics
     assert "r4c_useradd_duration_seconds_bucket" in metrics
+
+
+def test_the_login_signs_in_in_any_case(api_client):
+    password = post(api_client, {**VALID, "username": "Ann.Lee"}).json()["password"]
+
+    for login in ("Ann.Lee", "ann.lee", "ANN.LEE"):
+        response = api_client.post("/api/v1/auth/token/", {"username": login, "password": password})
+        assert response.status_code == 200, login
