@@ -148,7 +148,8 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
         result.claimed = len(rows)
         if rows:
             messages = [
-                gateway_client.OutgoingMessage(id=row[0], phone_number=row[1], text=mailing.text) for row in rows
+                gateway_client.OutgoingMessage(id=row[0], phone_number=row[1], text=mailing.text, mailing_id=mailing_id)
+                for row in rows
             ]
             started = clock.monotonic()
             outcomes = client.send_many(messages, deadline=mailing.end_at.timestamp())
@@ -215,8 +216,9 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
     result.deferred = sum(map(len, deferred.values()))
     with connection.cursor() as cursor:
         if sent:
+            # clock_timestamp(): when the answer is recorded; now() would be the claim's time.
             cursor.execute(
-                """UPDATE mailings_message SET status = 'sent', sent_at = now(), attempts = attempts + 1,
+                """UPDATE mailings_message SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
                    last_error = '', updated_at = now() WHERE id = ANY(%s)""",
                 [sent],
             )

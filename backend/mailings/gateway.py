@@ -35,6 +35,7 @@ class OutgoingMessage:
     id: int
     phone_number: str
     text: str
+    mailing_id: int | None = None
 
 
 @dataclass
@@ -228,11 +229,12 @@ class Gateway:
         self.breaker.record(ok=outcome.result != RETRY)
         if outcome.result != SENT:
             logger.info(
-                "message %s: gateway %s (%s)",
+                "mailing %s message %s: gateway %s (%s)",
+                message.mailing_id,
                 message.id,
                 outcome.result,
                 outcome.error,
-                extra={"message_id": message.id},
+                extra={"mailing_id": message.mailing_id, "message_id": message.id},
             )
         return outcome
 
