@@ -1,0 +1,110 @@
+"""Who may call what: every API operation × every kind of caller, from one table.
+
+The operations come from the OpenAPI schema, so an endpoint added without a line here
+fails `test_every_operation_has_a_decision`. A caller is allowed when the answer is not
+401/403 (a 400 for the empty body, or a 404 for the made-up id, means it got past the
+permission check); denied when it is 401 (anonymous) or 403.
+"""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from accounts.services import api_token_create
+
+ANONYMOUS, USERADD, ADMIN = "anonymous", "useradd account", "admin"
+LINE, SALES, MARKETING, MANAGER = Role.PRODUCTION_LINE, Role.SALES, Role.MARKETING, Role.MANAGER
+CALLERS = [ANONYMOUS, LINE, SALES, MARKETING, MANAGER, USERADD, ADMIN]
+EVERYONE = set(CALLERS)
+SIGNED_IN = EVERYONE - {ANONYMOUS}
+
+# (method, path) -> the callers allowed; superusers may do everything.
+ALLOWED = {
+    ("POST", "/api/v1/auth/token/"): EVERYONE,
+    ("GET", "/api/v1/auth/me/"): SIGNED_IN,
+    ("POST", "/api/v1/useradd/"): EVERYONE,
+    ("GET", "/api/v1/robot-models/"): {LINE, SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/robot-models/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/robot-models/{code}/"): {LINE, SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/robot-models/{code}/versions/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/robots/"): {MANAGER, ADMIN},
+    ("POST", "/api/v1/robots/"): {LINE, ADMIN},
+    ("POST", "/api/v1/robots/batch/"): {LINE, ADMIN},
+    ("GET", "/api/v1/stock/"): {SALES, MANAGER, ADMIN},
+    ("GET", "/api/v1/orders/"): {SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/orders/"): {SALES, ADMIN},
+    ("GET", "/api/v1/orders/{order_id}/"): {SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/orders/{order_id}/cancel/"): {SALES, ADMIN},
+    ("GET", "/api/v1/customers/"): {MARKETING, SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/customers/"): {MARKETING, SALES, ADMIN},
+    ("GET", "/api/v1/customers/{pk}/"): {MARKETING, SALES, MANAGER, ADMIN},
+    ("PUT", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
+    ("PATCH", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
+    ("DELETE", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
+    ("GET", "/api/v1/mailings/"): {MARKETING, MANAGER, ADMIN},
+    ("POST", "/api/v1/mailings/"): {MARKETING, ADMIN},
+    ("GET", "/api/v1/mailings/{pk}/"): {MARKETING, MANAGER, ADMIN},
+    ("PUT", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
+    ("PATCH", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
+    ("DELETE", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
+    ("POST", "/api/v1/mailings/{pk}/cancel/"): {MARKETING, ADMIN},
+    ("GET", "/api/v1/mailings/{pk}/stats/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/mailings/stats/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/messages/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/messages/{pk}/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/"): {MANAGER, ADMIN},
+    ("POST", "/api/v1/reports/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/{report_id}/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/{report_id}/download/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/weekly.xlsx"): {MANAGER, ADMIN},
+}
+
+
+def api_operations() -> set[tuple[str, str]]:
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    return {(method, path) for path, _, method, _ in generator.endpoints if path.startswith("/api/v1/")}
+
+
+def test_every_operation_has_a_decision():
+    operations = api_operations()
+
+    assert operations - ALLOWED.keys() == set(), "new endpoints need a line in ALLOWED"
+    assert ALLOWED.keys() - operations == set(), "ALLOWED names endpoints that no longer exist"
+
+
+@pytest.fixture
+def clients(db, django_user_model) -> dict[str, APIClient]:
+    cache.clear()
+    clients = {ANONYMOUS: APIClient()}
+    for role in (LINE, SALES, MARKETING, MANAGER):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(username=f'm-{role}', role=role).key}")
+        clients[role] = client
+    signup = APIClient().post(
+        "/api/v1/useradd/", {"name": "New", "username": "newcomer", "email": "newcomer@example.com"}, format="json"
+    )
+    assert signup.status_code == 201, signup.content
+    token = APIClient().post("/api/v1/auth/token/", {"username": "newcomer", "password": signup.json()["password"]})
+    clients[USERADD] = APIClient()
+    clients[USERADD].credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    clients[ADMIN] = APIClient()
+    clients[ADMIN].force_authenticate(django_user_model.objects.create_superuser("root", "root@example.com", None))
+    return clients
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ALLOWED))
+def test_each_caller_is_allowed_or_denied_as_the_table_says(clients, method, path):
+    cache.clear()  # throttling history: each operation starts with a clean slate
+    url = re.sub(r"\{code\}", "R2", re.sub(r"\{\w+\}", "999999", path))
+    outcomes = {}
+    for caller in CALLERS:
+        response = getattr(clients[caller], method.lower())(url, {}, format="json")
+        assert response.status_code < 500, (caller, response.status_code, response.content[:300])
+        outcomes[caller] = response.status_code not in (401, 403)
+
+    assert {caller for caller, allowed in outcomes.items() if allowed} == ALLOWED[(method, path)], outcomes
