@@ -1,5 +1,6 @@
 """Report writes: ask for a build, build and store it, e-mail managers, sweep up strays, prune."""
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -139,11 +140,16 @@ def retry_delay(attempts: int) -> float:
 
 def _write_atomically(report: Report) -> tuple[str, int, str, list[ModelVersionCount]]:
     """Writes the workbook beside its final place, syncs it, then renames it into place, so a
-    reader (nginx, the mailer) sees the whole file or none. Returns path, size, sha256, counts."""
-    directory = Path(settings.REPORTS_DIR)
+    reader (nginx, the mailer) sees the whole file or none. Returns path, size, sha256, counts.
+
+    Each report has a directory of its own, so the file keeps its dated name as an e-mail
+    attachment and as a download.
+    """
+    directory = Path(settings.REPORTS_DIR) / str(report.pk)
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # nginx's workers must be able to enter it
     counts = weekly_counts(since=report.period_start, until=report.period_end)
-    relative = f"{report.pk}-{report.file_name}"
+    relative = f"{report.pk}/{report.file_name}"
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=".xlsx")
     try:
         with os.fdopen(descriptor, "w+b") as handle:
@@ -154,7 +160,7 @@ def _write_atomically(report: Report) -> tuple[str, int, str, list[ModelVersionC
             handle.seek(0)
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         os.chmod(temporary, 0o644)  # nginx's workers serve it; mkstemp makes files private
-        os.replace(temporary, directory / relative)
+        os.replace(temporary, directory / report.file_name)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -289,7 +295,11 @@ def reports_prune(*, now: datetime | None = None) -> int:
             locked = Report.objects.select_for_update(skip_locked=True).filter(pk=report.pk).first()
             if locked is None or locked.status != ReportStatus.READY:
                 continue
-            report_path(locked).unlink(missing_ok=True)
+            path = report_path(locked)
+            path.unlink(missing_ok=True)
+            if path.parent != Path(settings.REPORTS_DIR):
+                with contextlib.suppress(OSError):  # gone already, or holds something else: leave it
+                    path.parent.rmdir()
             locked.status = ReportStatus.EXPIRED
             locked.pruned_at = now
             locked.save(update_fields=["status", "pruned_at", "updated_at"])
@@ -298,7 +308,7 @@ def reports_prune(*, now: datetime | None = None) -> int:
     directory = Path(settings.REPORTS_DIR)
     if directory.is_dir():
         stale = now.timestamp() - 24 * 3600  # a build in progress is minutes old at most
-        for leftover in directory.glob(f"{TEMP_PREFIX}*"):
+        for leftover in [*directory.glob(f"{TEMP_PREFIX}*"), *directory.glob(f"*/{TEMP_PREFIX}*")]:
             try:
                 if leftover.stat().st_mtime < stale:
                     leftover.unlink()

@@ -100,7 +100,7 @@ def test_behind_nginx_the_download_is_handed_over_with_x_accel_redirect(manager,
     response = manager.get(f"/api/v1/reports/{report.pk}/download/")
 
     assert response.status_code == 200
-    assert response["X-Accel-Redirect"] == f"/protected-reports/{report.pk}-weekly-report_2023-10-02_2023-10-08.xlsx"
+    assert response["X-Accel-Redirect"] == f"/protected-reports/{report.pk}/weekly-report_2023-10-02_2023-10-08.xlsx"
     assert response.content == b""
     assert response["Content-Disposition"] == 'attachment; filename="weekly-report_2023-10-02_2023-10-08.xlsx"'
 

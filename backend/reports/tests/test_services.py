@@ -83,8 +83,8 @@ def test_a_build_writes_the_file_atomically_and_records_it(make_robots, managers
     report.refresh_from_db()
     path = report_path(report)
     assert report.status == ReportStatus.READY
-    assert report.file_path == f"{report.pk}-weekly-report_2023-10-02_2023-10-08.xlsx"
-    assert path.parent == Path(settings.REPORTS_DIR)
+    assert report.file_path == f"{report.pk}/weekly-report_2023-10-02_2023-10-08.xlsx"
+    assert path.parent == Path(settings.REPORTS_DIR) / str(report.pk)
     content = path.read_bytes()
     assert report.size == len(content)
     assert report.sha256 == hashlib.sha256(content).hexdigest()
@@ -126,7 +126,7 @@ def test_the_nightly_report_is_e_mailed_to_managers_with_the_file_attached(make_
     assert message["To"] == "boss@r4c.example, deputy@r4c.example"
     assert "02.10.2023 00:00 – 09.10.2023 00:00" in str(make_header(decode_header(message["Subject"])))
     [attachment] = [part for part in message.walk() if part.get_filename()]
-    assert attachment.get_filename() == report.file_path
+    assert attachment.get_filename() == "weekly-report_2023-10-02_2023-10-08.xlsx"
     assert attachment.get_payload(decode=True) == report_path(report).read_bytes()
     body = next(p for p in message.walk() if p.get_content_type() == "text/plain" and not p.get_filename())
     text = body.get_payload(decode=True).decode()
@@ -233,7 +233,7 @@ def test_old_files_are_pruned_and_their_rows_kept(settings):
 
     assert reports_prune() == 1
 
-    assert not report_path(old).exists()
+    assert not report_path(old).parent.exists()
     assert report_path(recent).exists()
     assert not leftover.exists()
     old.refresh_from_db()

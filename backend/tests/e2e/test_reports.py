@@ -145,10 +145,13 @@ def test_the_nightly_job_stores_the_report_and_e_mails_it_to_managers_once(stack
     [(report_id, kind, status, file_path, sha256, size, robots)] = reports(stack)
     since, until = nightly_period()
     assert (kind, status, robots) == ("nightly", "ready", 6)
-    assert file_path == f"{report_id}-weekly-report_{since:%Y-%m-%d}_{until - timedelta(days=1):%Y-%m-%d}.xlsx"
+    file_name = f"weekly-report_{since:%Y-%m-%d}_{until - timedelta(days=1):%Y-%m-%d}.xlsx"
+    assert file_path == f"{report_id}/{file_name}"
     content = (stack.reports_dir / file_path).read_bytes()
     assert (len(content), hashlib.sha256(content).hexdigest()) == (size, sha256)
-    assert [p.name for p in stack.reports_dir.iterdir()] == [file_path]  # no temporary left behind
+    assert [str(p.relative_to(stack.reports_dir)) for p in stack.reports_dir.rglob("*") if p.is_file()] == [
+        file_path
+    ]  # no temporary left behind
     workbook = openpyxl.load_workbook(io.BytesIO(content))
     assert workbook.sheetnames == ["C3", "R2", "Сводка"]
     assert list(workbook["R2"].iter_rows(values_only=True)) == [
@@ -161,7 +164,7 @@ def test_the_nightly_job_stores_the_report_and_e_mails_it_to_managers_once(stack
     [message] = smtp.messages
     assert message["To"] == ", ".join(MANAGERS)
     [attachment] = [part for part in message.walk() if part.get_filename()]
-    assert attachment.get_filename() == file_path
+    assert attachment.get_filename() == file_name
     assert attachment.get_payload(decode=True) == content
     assert "Всего произведено: 6" in text_body(message)
 
