@@ -174,3 +174,19 @@ def test_the_admin_lists_reports_with_a_download_link(admin_client, manager):
 
     assert page.status_code == 200
     assert f'href="/api/v1/reports/{report.pk}/download/"' in page.content.decode()
+
+
+def test_an_admin_builds_failed_reports_again_from_the_list(admin_client, manager, django_capture_on_commit_callbacks):
+    report = build(manager.post("/api/v1/reports/", {"since": "2023-10-02 00:00:00"}))
+    Report.objects.filter(pk=report.pk).update(status=ReportStatus.FAILED, last_error="OSError: disk full")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        page = admin_client.post(
+            "/admin/reports/report/", {"action": "retry", "_selected_action": [report.pk]}, follow=True
+        )
+
+    assert page.status_code == 200
+    assert "1 report(s) queued again." in page.content.decode()
+    assert len(callbacks) == 1
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.last_error) == (ReportStatus.PENDING, 0, "")
