@@ -26,3 +26,13 @@ def mask_email(value: object) -> str:
     host, dot, tld = domain.rpartition(".")
     masked_domain = f"{host[:1]}***.{tld[:10]}" if dot and host else (domain[:1] + "***")
     return f"{local[:1]}***@{masked_domain}"
+
+
+def mask_login(value: str) -> str:
+    """A login is kept as it is, unless it is itself an e-mail address or a phone number."""
+    if "@" in value:
+        return mask_email(value)
+    digits = sum(ch.isdigit() for ch in value)
+    if digits >= 10 and digits >= len(value) - 2:
+        return mask_phone(value)
+    return value

@@ -13,7 +13,7 @@ import time
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from accounts.masking import mask_email, mask_phone
+from accounts.masking import mask_email, mask_login, mask_phone
 from accounts.metrics import useradd_request_observe
 from accounts.models import RegistrationOutcome
 from accounts.services import RegistrationRecord, registration_request_record
@@ -120,7 +120,7 @@ class RegistrationRequestLogMiddleware:
             method=request.method or "",
             error_codes=error_codes,
             errors=errors,
-            login=attempt.get("login", ""),
+            login=mask_login(attempt.get("login", "")),
             email_masked=mask_email(attempt.get("email")),
             phone_masked=mask_phone(attempt.get("phone")),
             client_address=client_address(request),

@@ -8,7 +8,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from accounts.masking import mask_email, mask_phone
+from accounts.masking import mask_email, mask_login, mask_phone
 from accounts.models import RegistrationRequest, User
 from accounts.services import RegistrationRecord, registration_request_spool, registration_spool_replay
 from tests.stack import free_port
@@ -44,6 +44,32 @@ def test_phone_numbers_keep_the_operator_code_and_two_last_digits(value, masked)
 )
 def test_email_addresses_keep_first_letters_and_the_top_level_domain(value, masked):
     assert mask_email(value) == masked
+
+
+@pytest.mark.parametrize(
+    ("login", "logged"),
+    [
+        ("ann", "ann"),
+        ("line-7", "line-7"),
+        ("ann.lee@example.com", "a***@e***.com"),
+        ("79161234567", "7916*****67"),
+        ("+79161234567", "7916*****67"),
+        ("robot2024", "robot2024"),
+    ],
+)
+def test_a_login_that_is_an_email_address_or_a_phone_number_is_masked_too(login, logged):
+    assert mask_login(login) == logged
+
+
+@pytest.mark.django_db
+def test_the_log_masks_a_login_that_is_an_email_address(api_client):
+    response = api_client.post(
+        URL, {"name": "Ann", "username": "ann.lee@example.com", "email": "ann.lee@example.com"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["login"] == "ann.lee@example.com"
+    assert RegistrationRequest.objects.get().login == "a***@e***.com"
 
 
 def spool_files(settings):
