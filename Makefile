@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MANAGE := set -a && { [ ! -f .env ] || . ./.env; } && set +a && cd backend && $(BIN)/python manage.py
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help up down logs dev test bench lint format migrate superuser lock venv system-deps env-file
+.PHONY: help up down logs dev test bench fuzz lint format migrate superuser lock venv system-deps env-file
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: venv system-deps ## run every test (unit, API, end to end) on the real Pos
 
 bench: venv system-deps ## the benchmarks (bench/README.md); BENCH="name ..." picks some
 	backend/bin/with-services $(BIN)/python bench/run.py $(BENCH)
+
+fuzz: venv system-deps ## the schema fuzzing of `make test`, longer (FUZZ_EXAMPLES per operation, default 200)
+	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} ../backend/bin/with-services $(BIN)/pytest tests/e2e/test_schema_fuzz.py $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint and format) and missing migrations
 	$(BIN)/ruff check backend bench

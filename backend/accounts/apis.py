@@ -243,7 +243,7 @@ class MeApi(APIView):
     class OutputSerializer(serializers.Serializer):
         username = serializers.CharField()
         name = serializers.CharField()
-        email = serializers.EmailField()
+        email = serializers.CharField(help_text="May be empty.")
         roles = serializers.ListField(child=serializers.CharField())
         is_superuser = serializers.BooleanField()
 

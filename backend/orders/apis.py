@@ -1,5 +1,7 @@
 """Order APIs for sales: create (JSON or form), list, read, cancel."""
 
+from collections.abc import Mapping
+
 import django_filters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -75,8 +77,8 @@ class OrderListCreateApi(ListAPIView):
     @idempotent
     def post(self, request):
         data = request.data
-        if "robot_serial" not in data and "robot-serial" in data:  # the shop's form names it so
-            data = {"email": data.get("email"), "robot_serial": data.get("robot-serial")}
+        if isinstance(data, Mapping) and "robot_serial" not in data and "robot-serial" in data:
+            data = {"email": data.get("email"), "robot_serial": data.get("robot-serial")}  # the shop's form
         serializer = self.InputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         order = services.order_create(**serializer.validated_data)

@@ -107,7 +107,7 @@ class WeeklyReportXlsxApi(FileDownloadMixin, APIView):
             "«Модель | Версия | Количество за неделю» and a row per version; then a summary sheet "
             "with the total per model and a bar chart. Nothing is stored."
         ),
-        responses={200: FILE_RESPONSE},
+        responses={(200, XLSX): FILE_RESPONSE},
     )
     def get(self, request):
         since, until = services.last_week_period()
@@ -197,7 +197,7 @@ class ReportDownloadApi(FileDownloadMixin, APIView):
             "(REPORTS_ACCEL_REDIRECT_PREFIX); without it Django sends the file itself."
         ),
         responses={
-            200: FILE_RESPONSE,
+            (200, XLSX): FILE_RESPONSE,
             409: OpenApiResponse(description="Not built yet (`report_not_ready`) or failed (`report_failed`)."),
             410: OpenApiResponse(description="The file was pruned (`report_expired`) or is missing."),
         },

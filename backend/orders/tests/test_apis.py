@@ -103,3 +103,10 @@ def test_the_order_list_costs_a_fixed_number_of_queries(sales, django_assert_max
 
     with django_assert_max_num_queries(4):
         assert sales.get("/api/v1/orders/").json()["count"] == 10
+
+
+@pytest.mark.parametrize("body", ["null", "[]", '"R2-D2"'])
+def test_an_order_body_that_is_not_an_object_is_a_400(sales, body):
+    response = sales.post("/api/v1/orders/", body, content_type="application/json")
+
+    assert response.status_code == 400
