@@ -15,7 +15,6 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.middleware import ATTEMPT_ATTRIBUTE, flatten_codes
@@ -201,7 +200,7 @@ class TokenCreateApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):

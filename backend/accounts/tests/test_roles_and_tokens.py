@@ -73,3 +73,21 @@ def test_create_api_token_finds_the_account_in_any_case(capsys, django_user_mode
 
     assert first == second
     assert django_user_model.objects.filter(username__iexact="line-9").count() == 1
+
+
+def test_the_token_endpoint_is_throttled_per_client_with_retry_after(settings):
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**api_settings.DEFAULT_THROTTLE_RATES, "auth": "3/min"},
+    }
+    client = APIClient()
+
+    answers = [client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert answers[-1].json()["code"] == "throttled"
