@@ -7,12 +7,21 @@ from pathlib import Path
 import openpyxl
 import psycopg
 import pytest
+import redis
 import requests
 
 pytestmark = pytest.mark.e2e
 
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-results"
 ANN = {"name": "Ann Integrator", "username": "ann-e2e", "phone": "79161234567", "email": "ann.e2e@example.com"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_useradd_throttle(stack):
+    """The stacks of one test run share a cache: start without another module's useradd calls counted."""
+    cache = redis.Redis.from_url(stack.env["CACHE_URL"])
+    for key in cache.scan_iter(match="*throttle_useradd_*"):
+        cache.delete(key)
 
 
 def useradd(stack, body) -> requests.Response:
