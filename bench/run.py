@@ -15,7 +15,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from tests.stack import Stack  # noqa: E402
+from tests.stack import Stack, deployed_stack  # noqa: E402
 
 # gunicorn and Django as in production; the bench settings add the baseline views.
 PRODUCTION_ENV = {
@@ -53,20 +52,8 @@ class BenchContext:
         self.stack = stack
         self.work_dir = stack.work_dir
 
-    def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO_DIR / "backend",
-            env=self.stack.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=600,
-        )
-        return result.stdout
-
     def token(self, role: str, username: str | None = None) -> str:
-        return self.manage("create_api_token", username or f"bench-{role}", "--role", role).strip().splitlines()[-1]
+        return self.stack.api_token(username or f"bench-{role}", role)
 
     def load(
         self,
@@ -133,10 +120,7 @@ def main(names: list[str]) -> None:
         sys.exit(f"unknown benchmarks: {sorted(unknown)}; available: {available}")
     RESULTS_DIR.mkdir(exist_ok=True)
     results = {}
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-bench-"))
-    stack = Stack(work_dir=work_dir, extra_env=PRODUCTION_ENV)
-    stack.prepare()
-    try:
+    with deployed_stack(extra_env=PRODUCTION_ENV) as stack:
         stack.start_web()
         context = BenchContext(stack)
         for name in selected:
@@ -148,9 +132,6 @@ def main(names: list[str]) -> None:
             (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2))
             for key, value in result.get("summary", {}).items():
                 print(f"{name}: {key} = {value}", flush=True)
-    finally:
-        stack.stop_all()
-        stack.drop_database()
     write_markdown(results)
 
 

@@ -1,7 +1,6 @@
 """Outbox writes: enqueue an e-mail, deliver it once, retry with back-off, sweep up strays."""
 
 import logging
-import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.queue import enqueue_on_commit
+from core.retry import backoff_delay
 from notifications.models import Email, EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,6 @@ def email_enqueue(
     logger.info("email %s queued: %s", email.pk, subject)
     enqueue_on_commit(email_send_task, email.pk)
     return email
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential back-off with full jitter, capped: 1st retry within EMAIL_RETRY_BASE s."""
-    ceiling = min(settings.EMAIL_RETRY_MAX_DELAY, settings.EMAIL_RETRY_BASE * 2 ** (attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def _message(email: Email) -> EmailMultiAlternatives:
@@ -102,7 +96,7 @@ def email_deliver(*, email_id: int) -> float | None:
                 email.save(update_fields=["attempts", "last_error", "status", "updated_at"])
                 logger.error("email %s failed for good after %s attempts: %s", email.pk, email.attempts, exc)
                 return None
-            delay = retry_delay(email.attempts)
+            delay = backoff_delay(email.attempts, base=settings.EMAIL_RETRY_BASE, cap=settings.EMAIL_RETRY_MAX_DELAY)
             email.next_attempt_at = timezone.now() + timedelta(seconds=delay)
             email.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
             logger.warning("email %s attempt %s failed (%s); retry in %.0fs", email.pk, email.attempts, exc, delay)

@@ -4,7 +4,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import random
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.queue import enqueue_on_commit
+from core.retry import backoff_delay
 from notifications.services import email_enqueue
 from reports.models import Report, ReportKind, ReportStatus
 from reports.selectors import ModelVersionCount, weekly_counts
@@ -133,11 +133,6 @@ def report_path(report: Report) -> Path:
     return Path(settings.REPORTS_DIR) / report.file_path
 
 
-def retry_delay(attempts: int) -> float:
-    ceiling = min(settings.REPORTS_RETRY_MAX_DELAY, settings.REPORTS_RETRY_BASE * 2 ** (attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
 def _write_atomically(report: Report) -> tuple[str, int, str, list[ModelVersionCount]]:
     """Writes the workbook beside its final place, syncs it, then renames it into place, so a
     reader (nginx, the mailer) sees the whole file or none. Returns path, size, sha256, counts.
@@ -200,7 +195,9 @@ def report_build(*, report_id: int) -> float | None:
                 report.save(update_fields=["attempts", "last_error", "status", "finished_at", "updated_at"])
                 logger.error("report %s failed for good after %s attempts: %s", report.pk, report.attempts, exc)
                 return None
-            delay = retry_delay(report.attempts)
+            delay = backoff_delay(
+                report.attempts, base=settings.REPORTS_RETRY_BASE, cap=settings.REPORTS_RETRY_MAX_DELAY
+            )
             report.next_attempt_at = timezone.now() + timedelta(seconds=delay)
             report.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
             logger.warning("report %s attempt %s failed (%s); retry in %.0fs", report.pk, report.attempts, exc, delay)

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import redis
 import requests
 from django.conf import settings
 
@@ -152,8 +156,27 @@ class Stack:
         for directory in (self.work_dir, self.static_root, self.reports_dir):
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o755)
+        redis.Redis.from_url(self.broker_url).flushdb()  # no stale wake-ups from an earlier run
         self.create_database()
         self.run("release", [str(BACKEND_DIR / "bin" / "release")], timeout=300)
+
+    def api_token(self, username: str, role: str) -> str:
+        """The token of `username` with `role` in this stack's database (created if new)."""
+        output = subprocess.run(
+            [sys.executable, "manage.py", "create_api_token", username, "--role", role],
+            cwd=BACKEND_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        return output.strip().splitlines()[-1]
+
+    def api_session(self, username: str, role: str) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {self.api_token(username, role)}"
+        return session
 
     def run(self, name: str, argv: list[str], timeout: float) -> None:
         log_path = self.work_dir / f"{name}.log"
@@ -220,3 +243,19 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log_tail()}" for p in self.processes.values())
+
+
+@contextmanager
+def deployed_stack(**stack_options) -> Iterator[Stack]:
+    """A prepared Stack in a directory of its own; afterwards its processes are stopped and
+    its database and directory are gone. The caller starts the processes it needs."""
+    # Not under pytest's private temp root: nginx's unprivileged workers read files here.
+    work_dir = Path(tempfile.mkdtemp(prefix="r4c-stack-"))
+    stack = Stack(work_dir=work_dir, **stack_options)
+    try:
+        stack.prepare()
+        yield stack
+    finally:
+        stack.stop_all()
+        stack.drop_database()
+        shutil.rmtree(work_dir, ignore_errors=True)

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.retry import backoff_delay
 from notifications.models import Email, EmailStatus
-from notifications.services import email_deliver, email_enqueue, email_retry, emails_sweep, retry_delay
+from notifications.services import email_deliver, email_enqueue, email_retry, emails_sweep
 from tests.smtp import text_body
 
 pytestmark = pytest.mark.django_db
@@ -62,12 +63,10 @@ def test_an_smtp_outage_schedules_a_retry_with_back_off(settings, smtp_down):
     assert email_deliver(email_id=email.pk) is None  # not due yet: nothing happens
 
 
-def test_back_off_grows_exponentially_and_is_capped(settings):
-    settings.EMAIL_RETRY_BASE, settings.EMAIL_RETRY_MAX_DELAY = 10, 100
-
-    assert 5 <= retry_delay(1) <= 10
-    assert 20 <= retry_delay(3) <= 40
-    assert 50 <= retry_delay(10) <= 100
+def test_back_off_grows_exponentially_and_is_capped():
+    assert 5 <= backoff_delay(1, base=10, cap=100) <= 10
+    assert 20 <= backoff_delay(3, base=10, cap=100) <= 40
+    assert 50 <= backoff_delay(10, base=10, cap=100) <= 100
 
 
 def test_an_e_mail_fails_for_good_after_its_attempts(settings, smtp_down):

@@ -2,20 +2,15 @@
 our fake gateway on loopback, faults switched at runtime."""
 
 import json
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import redis
 import requests
 
-from tests.stack import BACKEND_DIR, Stack, free_port, wait_until
+from tests.stack import BACKEND_DIR, deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -24,29 +19,23 @@ CHUNK = 20
 
 @pytest.fixture(scope="module")
 def mailing_stack():
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-mailings-"))
     gateway_port = free_port()
-    stack = Stack(
-        work_dir=work_dir,
-        extra_env={
-            "PYTHONPATH": str(BACKEND_DIR),
-            "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-            "GATEWAY_TOKEN": "e2e-token",
-            "GATEWAY_TIMEOUT": "2",
-            "GATEWAY_BREAKER_COOLDOWN": "0.5",
-            "GATEWAY_BREAKER_MAX_COOLDOWN": "2",
-            "MAILING_WORKER_CONCURRENCY": "2",
-            "MAILING_CHUNK_SIZE": str(CHUNK),
-            "MAILING_SENDERS": "2",
-            "MAILING_STALL_SECONDS": "3",
-            "MAILING_RETRY_BASE_SECONDS": "0.1",
-            "MAILING_RETRY_MAX_SECONDS": "1",
-        },
-    )
-    stack.gateway_url = f"http://127.0.0.1:{gateway_port}"
-    redis.Redis.from_url(stack.broker_url).flushdb()
-    stack.prepare()
-    try:
+    extra_env = {
+        "PYTHONPATH": str(BACKEND_DIR),
+        "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "GATEWAY_TOKEN": "e2e-token",
+        "GATEWAY_TIMEOUT": "2",
+        "GATEWAY_BREAKER_COOLDOWN": "0.5",
+        "GATEWAY_BREAKER_MAX_COOLDOWN": "2",
+        "MAILING_WORKER_CONCURRENCY": "2",
+        "MAILING_CHUNK_SIZE": str(CHUNK),
+        "MAILING_SENDERS": "2",
+        "MAILING_STALL_SECONDS": "3",
+        "MAILING_RETRY_BASE_SECONDS": "0.1",
+        "MAILING_RETRY_MAX_SECONDS": "1",
+    }
+    with deployed_stack(extra_env=extra_env) as stack:
+        stack.gateway_url = f"http://127.0.0.1:{gateway_port}"
         stack.start(
             "fake-gateway",
             [sys.executable, "-m", "mailings.fake_gateway", "--port", str(gateway_port), "--token", "e2e-token"],
@@ -55,25 +44,8 @@ def mailing_stack():
         stack.start_web()
         stack.start_worker("mailing-worker", "mailing-worker")
         stack.start_beat()
-        token = (
-            subprocess.run(
-                [sys.executable, "manage.py", "create_api_token", "e2e-marketing", "--role", "marketing"],
-                cwd=BACKEND_DIR,
-                env=stack.env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        stack.api = requests.Session()
-        stack.api.headers["Authorization"] = f"Token {token}"
+        stack.api = stack.api_session("e2e-marketing", "marketing")
         yield stack
-    finally:
-        stack.stop_all()
-        stack.drop_database()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture

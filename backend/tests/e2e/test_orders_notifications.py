@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.smtp import SmtpSink, text_body
-from tests.stack import Stack, free_port, wait_until
+from tests.stack import deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -77,73 +77,41 @@ def redis_server():
 
 @pytest.fixture(scope="module")
 def stack(smtp, redis_server):
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-stack-"))
-    stack = Stack(
-        work_dir=work_dir,
-        redis_url=redis_server.url,
-        redis_db=0,
-        extra_env={
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_TIMEOUT": "3",
-            "EMAIL_RETRY_BASE": "1",
-            "EMAIL_RETRY_MAX_DELAY": "2",
-            "EMAIL_SWEEP_GRACE": "1",
-            "CACHE_URL": f"{redis_server.url}/1",
-        },
-    )
-    stack.prepare()
-    # An admin makes the e-mail sweeper run every 2 seconds instead of every minute.
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(
-            """UPDATE django_celery_beat_intervalschedule SET every = 2
-               WHERE id = (SELECT interval_id FROM django_celery_beat_periodictask
-                           WHERE name = 'notifications: sweep overdue e-mails')"""
-        )
-        # The catalog: each test below uses serials of its own, so none sees another's orders.
-        conn.execute(
-            "INSERT INTO robots_robotmodel (code, name, created_at) VALUES ('R2', '', now()), ('C3', '', now())"
-        )
-        conn.execute(
-            """INSERT INTO robots_robotversion (model_id, code, created_at)
-               SELECT id, v, now() FROM robots_robotmodel, unnest(ARRAY['D2', 'A1', 'B1', 'K2', 'PO']) AS v"""
-        )
-    try:
+    extra_env = {
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_TIMEOUT": "3",
+        "EMAIL_RETRY_BASE": "1",
+        "EMAIL_RETRY_MAX_DELAY": "2",
+        "EMAIL_SWEEP_GRACE": "1",
+        "CACHE_URL": f"{redis_server.url}/1",
+    }
+    with deployed_stack(redis_url=redis_server.url, redis_db=0, extra_env=extra_env) as stack:
+        # An admin makes the e-mail sweeper run every 2 seconds instead of every minute.
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            conn.execute(
+                """UPDATE django_celery_beat_intervalschedule SET every = 2
+                   WHERE id = (SELECT interval_id FROM django_celery_beat_periodictask
+                               WHERE name = 'notifications: sweep overdue e-mails')"""
+            )
+            # The catalog: each test below uses serials of its own, so none sees another's orders.
+            conn.execute(
+                "INSERT INTO robots_robotmodel (code, name, created_at) VALUES ('R2', '', now()), ('C3', '', now())"
+            )
+            conn.execute(
+                """INSERT INTO robots_robotversion (model_id, code, created_at)
+                   SELECT id, v, now() FROM robots_robotmodel, unnest(ARRAY['D2', 'A1', 'B1', 'K2', 'PO']) AS v"""
+            )
         stack.start_web()
         stack.start_worker()
         stack.start_beat()
         yield stack
-    finally:
-        stack.stop_all()
-        stack.drop_database()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def api(stack):
     """Sessions for the shop (sales) and a production line, with their tokens."""
-
-    def session(role: str) -> requests.Session:
-        output = subprocess.run(
-            [
-                stack.env["PATH"].split(":")[0] + "/python",
-                "manage.py",
-                "create_api_token",
-                f"e2e-{role}",
-                "--role",
-                role,
-            ],
-            cwd=Path(__file__).resolve().parents[2],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        http = requests.Session()
-        http.headers["Authorization"] = f"Token {output.strip().splitlines()[-1]}"
-        return http
-
-    return {"sales": session("sales"), "line": session("production_line")}
+    return {"sales": stack.api_session("e2e-sales", "sales"), "line": stack.api_session("e2e-line", "production_line")}
 
 
 def order(api, stack, email: str, serial: str) -> dict:

@@ -4,22 +4,17 @@ and downloads handed to nginx with X-Accel-Redirect."""
 
 import hashlib
 import io
-import shutil
-import subprocess
-import tempfile
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import psycopg
 import pytest
-import redis
 import requests
 from django.conf import settings
 
 from tests.smtp import SmtpSink, text_body
-from tests.stack import Stack, wait_until
+from tests.stack import deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,69 +41,49 @@ def smtp():
 
 @pytest.fixture(scope="module")
 def stack(smtp):
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-stack-"))
-    stack = Stack(
-        work_dir=work_dir,
-        extra_env={
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_TIMEOUT": "3",
-            "EMAIL_RETRY_BASE": "1",
-            "EMAIL_RETRY_MAX_DELAY": "2",
-            "MANAGER_EMAILS": ",".join(MANAGERS),
-        },
-    )
-    redis.Redis.from_url(stack.broker_url).flushdb()
-    stack.prepare()
-    since, until = nightly_period()
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO robots_robotmodel (code, name, created_at) VALUES ('R2', '', now()), ('C3', '', now())"
-        )
-        conn.execute(
-            """INSERT INTO robots_robotversion (model_id, code, created_at)
-               SELECT m.id, v.code, now() FROM robots_robotmodel m
-               JOIN (VALUES ('R2', 'D2'), ('R2', 'A1'), ('C3', 'PO')) AS v(model, code) ON v.model = m.code"""
-        )
-        for serial, created, count in [
-            ("R2-D2", since + timedelta(hours=1), 3),
-            ("R2-A1", until - timedelta(seconds=1), 2),
-            ("C3-PO", since, 1),
-            ("R2-D2", since - timedelta(seconds=1), 4),  # the week before: out
-            ("C3-PO", until, 5),  # today: out
-        ]:
-            model, version = serial.split("-")
+    extra_env = {
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_TIMEOUT": "3",
+        "EMAIL_RETRY_BASE": "1",
+        "EMAIL_RETRY_MAX_DELAY": "2",
+        "MANAGER_EMAILS": ",".join(MANAGERS),
+    }
+    with deployed_stack(extra_env=extra_env) as stack:
+        since, until = nightly_period()
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
             conn.execute(
-                """INSERT INTO robots_robot (robot_version_id, serial, model, version, created, created_at)
-                   SELECT v.id, %s, %s, %s, %s, now() FROM robots_robotversion v JOIN robots_robotmodel m
-                   ON m.id = v.model_id AND m.code = %s AND v.code = %s, generate_series(1, %s)""",
-                [serial, model, version, created, model, version, count],
+                "INSERT INTO robots_robotmodel (code, name, created_at) VALUES ('R2', '', now()), ('C3', '', now())"
             )
-    try:
+            conn.execute(
+                """INSERT INTO robots_robotversion (model_id, code, created_at)
+                   SELECT m.id, v.code, now() FROM robots_robotmodel m
+                   JOIN (VALUES ('R2', 'D2'), ('R2', 'A1'), ('C3', 'PO')) AS v(model, code) ON v.model = m.code"""
+            )
+            for serial, created, count in [
+                ("R2-D2", since + timedelta(hours=1), 3),
+                ("R2-A1", until - timedelta(seconds=1), 2),
+                ("C3-PO", since, 1),
+                ("R2-D2", since - timedelta(seconds=1), 4),  # the week before: out
+                ("C3-PO", until, 5),  # today: out
+            ]:
+                model, version = serial.split("-")
+                conn.execute(
+                    """INSERT INTO robots_robot (robot_version_id, serial, model, version, created, created_at)
+                       SELECT v.id, %s, %s, %s, %s, now() FROM robots_robotversion v JOIN robots_robotmodel m
+                       ON m.id = v.model_id AND m.code = %s AND v.code = %s, generate_series(1, %s)""",
+                    [serial, model, version, created, model, version, count],
+                )
         stack.start_web()
         stack.start_worker()
         stack.start_beat()
         stack.start_nginx()
         yield stack
-    finally:
-        stack.stop_all()
-        stack.drop_database()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def manager(stack) -> requests.Session:
-    output = subprocess.run(
-        [stack.env["PATH"].split(":")[0] + "/python", "manage.py", "create_api_token", "e2e-boss", "--role", "manager"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    http = requests.Session()
-    http.headers["Authorization"] = f"Token {output.strip().splitlines()[-1]}"
-    return http
+    return stack.api_session("e2e-boss", "manager")
 
 
 def reports(stack) -> list[tuple]:

@@ -7,13 +7,9 @@ Bounded for `make test` (FUZZ_EXAMPLES per operation, 3 by default); `make fuzz`
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -26,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.stack import BACKEND_DIR, Stack
+from tests.stack import deployed_stack
 
 pytestmark = pytest.mark.e2e
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
@@ -36,24 +32,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def fuzz_stack():
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-fuzz-"))
     # Throttles would answer the fuzzer's bursts with 429s; they are tested on their own.
-    stack = Stack(
-        work_dir=work_dir, extra_env={"THROTTLE_AUTH_RATE": "100000/min", "THROTTLE_USERADD_RATE": "100000/min"}
-    )
-    stack.prepare()
-    try:
+    with deployed_stack(extra_env={"THROTTLE_AUTH_RATE": "100000/min", "THROTTLE_USERADD_RATE": "100000/min"}) as stack:
         stack.start_web()
         yield stack
-    finally:
-        stack.stop_all()
-        stack.drop_database()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def test_the_served_schema_is_the_one_fuzzed(fuzz_stack):
-    import requests
-
     served = requests.get(f"{fuzz_stack.web_url}/api/schema/?format=json", timeout=30).json()
 
     assert served == app_schema()
@@ -64,15 +49,7 @@ def callers(fuzz_stack) -> dict[str, dict]:
     """Request headers of each caller: anonymous, and a token of each role."""
     headers = {"anonymous": {}}
     for role in ROLES:
-        output = subprocess.run(
-            [sys.executable, "manage.py", "create_api_token", f"fuzz-{role}", "--role", role],
-            cwd=BACKEND_DIR,
-            env=fuzz_stack.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        headers[role] = {"Authorization": f"Token {output.strip().splitlines()[-1]}"}
+        headers[role] = {"Authorization": f"Token {fuzz_stack.api_token(f'fuzz-{role}', role)}"}
     return headers
 
 
