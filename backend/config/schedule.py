@@ -11,6 +11,13 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="core.tasks.idempotency_keys_purge_task",
         crontab="17 * * * *",
     ),
+    # Every minute: write useradd log entries spooled while PostgreSQL was down (the web
+    # processes also replay them on their next request; this catches a quiet service).
+    PeriodicJob(
+        name="accounts: replay the useradd log spool",
+        task="accounts.tasks.registration_spool_replay_task",
+        every_seconds=60,
+    ),
     # Every minute: re-send e-mails whose wake-up was lost (broker outage, crashed worker).
     PeriodicJob(
         name="notifications: sweep overdue e-mails",

@@ -27,9 +27,15 @@ def _lock_serials(serials: set[str]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"r4c:serial:{serial}"])
 
 
-def orders_allocate(*, serials: set[str]) -> list[Order]:
+def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
     """Gives free robots of each serial to its waiting orders, oldest first, and queues the
-    availability e-mails. Must run inside the transaction that changed robots or orders."""
+    availability e-mails. Must run inside the transaction that changed robots or orders.
+
+    `limit` bounds the pairings per serial: the change that calls this (k new robots, one
+    new order, one freed robot) can make at most that many, because before it no order of
+    the serial waited while one of its robots was free. So the work per call never grows
+    with the number of waiting orders or of robots in stock.
+    """
     if not serials:
         return []
     _lock_serials(serials)
@@ -39,7 +45,7 @@ def orders_allocate(*, serials: set[str]) -> list[Order]:
             Order.objects.select_for_update(of=("self",))
             .filter(robot_serial=serial, status=OrderStatus.WAITING)
             .order_by("created_at", "id")
-            .select_related("customer")
+            .select_related("customer")[:limit]
         )
         if not waiting:
             continue
@@ -84,7 +90,7 @@ def order_create(*, email: str, robot_serial: str) -> Order:
     with transaction.atomic():
         customer = customer_get_or_create_by_email(email=email)
         order = Order.objects.create(customer=customer, robot_serial=robot_serial)
-        orders_allocate(serials={robot_serial})
+        orders_allocate(serials={robot_serial}, limit=1)
         order.refresh_from_db()
     logger.info("order %s created for %s (%s)", order.pk, robot_serial, order.status)
     return order
@@ -101,6 +107,6 @@ def order_cancel(*, order_id: int) -> Order:
         order.cancelled_at = timezone.now()
         order.robot = None
         order.save(update_fields=["status", "cancelled_at", "robot"])
-        orders_allocate(serials={order.robot_serial})
+        orders_allocate(serials={order.robot_serial}, limit=1)
     logger.info("order %s cancelled", order.pk)
     return order

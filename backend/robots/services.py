@@ -257,7 +257,7 @@ def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Cal
         try:
             with transaction.atomic():
                 inserted = insert(inputs)
-                orders_allocate(serials={item.serial for item in inputs})
+                orders_allocate(serials={item.serial for item in inputs}, limit=len(inputs))
         except IntegrityError:
             catalog_cache.clear()
             if attempt == 2:

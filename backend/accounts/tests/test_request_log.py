@@ -160,3 +160,16 @@ def test_when_even_the_spool_fails_the_entry_survives_as_a_log_line(settings, tm
 
     assert kept is False
     assert "last-resort" in caplog.text
+
+
+def test_the_spool_replay_task_writes_spooled_entries(db):
+    """The periodic job replays what the web processes spooled while the database was down."""
+    from accounts.models import RegistrationRequest
+    from accounts.services import registration_request_spool
+    from accounts.tasks import registration_spool_replay_task
+
+    entry = record()
+    assert registration_request_spool(record=entry)
+
+    assert registration_spool_replay_task() == 1
+    assert RegistrationRequest.objects.filter(entry_id=entry.entry_id).exists()
