@@ -103,10 +103,13 @@ def machine() -> dict:
     }
 
 
-def write_markdown(results: dict[str, dict]) -> None:
-    lines = ["# Benchmark results", "", f"Machine: {json.dumps(machine())}", ""]
-    for name, result in results.items():
-        lines += [f"## {name}", "", "| figure | value |", "|---|---|"]
+def write_markdown() -> None:
+    """latest.md: the newest figures of every benchmark that has run on this machine."""
+    lines = ["# Benchmark results", ""]
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        result = json.loads(path.read_text())
+        lines += [f"## {path.stem}", "", f"Machine: {json.dumps(result.get('machine', {}))}", ""]
+        lines += ["| figure | value |", "|---|---|"]
         lines += [f"| {key} | {value} |" for key, value in result.get("summary", {}).items()]
         lines.append("")
     (RESULTS_DIR / "latest.md").write_text("\n".join(lines))
@@ -119,7 +122,6 @@ def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmarks: {sorted(unknown)}; available: {available}")
     RESULTS_DIR.mkdir(exist_ok=True)
-    results = {}
     with deployed_stack(extra_env=PRODUCTION_ENV) as stack:
         stack.start_web()
         context = BenchContext(stack)
@@ -128,11 +130,10 @@ def main(names: list[str]) -> None:
             print(f"--- {name}", flush=True)
             result = module.run(context)
             result["machine"] = machine()
-            results[name] = result
             (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2))
             for key, value in result.get("summary", {}).items():
                 print(f"{name}: {key} = {value}", flush=True)
-    write_markdown(results)
+    write_markdown()
 
 
 if __name__ == "__main__":
