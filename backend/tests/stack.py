@@ -259,3 +259,91 @@ def deployed_stack(**stack_options) -> Iterator[Stack]:
         stack.stop_all()
         stack.drop_database()
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A Redis server of one test module, on its own port, that the test may stop and start."""
+
+    def __init__(self, work_dir: Path):
+        self.port = free_port()
+        self.work_dir = work_dir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.work_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(
+            lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout,
+            timeout=10,
+            what="private redis",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test module (initdb in a temporary directory, its own port),
+    run as the `postgres` system user, that the test may restart."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, work_dir: Path):
+        self.port = free_port()
+        self.data_dir = work_dir / "pgdata"
+        self.socket_dir = work_dir / "pgsocket"
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        for directory in (self.data_dir, self.socket_dir):
+            directory.mkdir(parents=True)
+            if os.geteuid() == 0:
+                shutil.chown(directory, "postgres", "postgres")
+        self.data_dir.parent.chmod(0o755)
+        self._as_postgres(
+            str(self.BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--no-sync"
+        )
+
+    def pg_ctl(self, action: str) -> None:
+        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(self.BIN / "pg_ctl"),
+            action,
+            "-D",
+            str(self.data_dir),
+            "-m",
+            "fast",
+            "-w",
+            "-o",
+            options,
+            "-l",
+            str(self.socket_dir / "postgres.log"),
+        )

@@ -2,7 +2,6 @@
 on loopback, surviving an SMTP outage and a Redis outage (a private Redis of this test)."""
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -11,51 +10,9 @@ import pytest
 import requests
 
 from tests.smtp import SmtpSink, text_body
-from tests.stack import deployed_stack, free_port, wait_until
+from tests.stack import PrivateRedis, deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-class PrivateRedis:
-    """A Redis server of this test only, on its own port, that the test may stop and start."""
-
-    def __init__(self, work_dir: Path):
-        self.port = free_port()
-        self.work_dir = work_dir
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.work_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_until(
-            lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout,
-            timeout=10,
-            what="private redis",
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture(scope="module")
