@@ -17,6 +17,12 @@ def test_ready_is_green_through_nginx(stack):
     assert response.json()["status"] == "ok"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Request-ID"]
+    # the security headers nginx adds to every answer, once each
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Server"] == "nginx"  # no version
 
 
 def test_swagger_ui_renders_in_chromium_and_lists_the_operations(stack, browser):
