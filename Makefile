@@ -49,10 +49,12 @@ bench: venv system-deps ## the benchmarks (bench/README.md); BENCH="name ..." pi
 fuzz: venv system-deps ## the schema fuzzing of `make test`, longer (FUZZ_EXAMPLES per operation, default 200)
 	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} ../backend/bin/with-services $(BIN)/pytest tests/e2e/test_schema_fuzz.py $(PYTEST_ARGS)
 
-lint: venv ## ruff (lint and format) and missing migrations
+lint: venv ## ruff (lint and format), missing migrations, known vulnerabilities in the locked packages
 	$(BIN)/ruff check backend bench
 	$(BIN)/ruff format --check backend bench
 	cd backend && ENVIRONMENT=development $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pip-audit --no-deps --disable-pip --progress-spinner off \
+		-r backend/requirements/base.txt -r backend/requirements/dev.txt
 
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix backend bench
