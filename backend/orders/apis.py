@@ -104,6 +104,5 @@ class OrderCancelApi(APIView):
         examples=[OpenApiExample("Cancelled", value={**ORDER_EXAMPLE, "status": "cancelled", "robot": None})],
     )
     def post(self, request, order_id: int):
-        selectors.order_get(order_id=order_id)  # 404 for an unknown order
         order = services.order_cancel(order_id=order_id)
         return Response(OrderOutputSerializer(order).data)

@@ -99,7 +99,9 @@ def order_create(*, email: str, robot_serial: str) -> Order:
 def order_cancel(*, order_id: int) -> Order:
     """Cancels an order; a robot it held goes to the next waiting order of its serial."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
+        if order is None:
+            raise ApplicationError("No such order.", code="not_found", status_code=404)
         if order.status == OrderStatus.CANCELLED:
             return order
         _lock_serials({order.robot_serial})
