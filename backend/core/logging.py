@@ -1,27 +1,40 @@
 """Log context: the request id and the Celery task id on every line; quiet periodic jobs."""
 
 import logging
+from collections import OrderedDict
 
 from celery import current_task
 from django_guid import get_guid
 
 NO_ID = "-"
+# In a worker's consumer: the request ids of the tasks it received last (task id -> request id).
+_received_request_ids: OrderedDict[str, str] = OrderedDict()
+RECEIVED_REMEMBERED = 1000
+
+
+def remember_request_id(task_id: str, request_id: str | None) -> None:
+    """Called as a worker receives a task (config.celery.TracedRequest), before it logs so."""
+    if request_id:
+        _received_request_ids[task_id] = request_id
+        while len(_received_request_ids) > RECEIVED_REMEMBERED:
+            _received_request_ids.popitem(last=False)
 
 
 class ContextFilter(logging.Filter):
     """Adds `request_id` and `task_id` to every record, so formatters can always print them.
 
     `request_id` is django-guid's id: the request's X-Request-ID in the web process, and in
-    a worker the id that came with the task's message (a new one for a job beat started).
+    a worker the id that came with the task's message (a new one for a job beat started;
+    for the consumer's "received" line, the one the message carried).
     `task_id` is the id of the Celery task the line is about: the task running now, or the
     one Celery's own "received"/"succeeded" lines name.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = get_guid() or NO_ID
         if not hasattr(record, "task_id"):
             record.task_id = _task_id(record)
+        if not hasattr(record, "request_id"):
+            record.request_id = get_guid() or _received_request_ids.get(record.task_id) or NO_ID
         return True
 
 
