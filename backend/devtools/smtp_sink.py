@@ -48,6 +48,7 @@ class MailDirHandler:
         fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(content)
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would keep mail clients of other users out
         os.replace(tmp_name, path)
         return path
 
