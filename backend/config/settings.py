@@ -395,5 +395,7 @@ LOGGING = {
         "celery.app.trace": {"filters": ["quiet_periodic_jobs"]},
         # django-guid narrates every request and task at INFO; its warnings still show.
         "django_guid": {"level": "WARNING"},
+        # Flower's web server: one INFO line per request (the probes' every few seconds).
+        "tornado.access": {"level": "WARNING"},
     },
 }
