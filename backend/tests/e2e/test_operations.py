@@ -110,8 +110,10 @@ def test_a_robot_for_a_waiting_order_leaves_an_eml_for_its_customer_in_the_mail_
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["To"] == "ann.sink@example.com"
     assert "модели R2, версии D2" in message.get_body(preferencelist=("plain",)).get_content()
-    sink_log = stack.processes["smtp-sink"].log_path.read_text()
-    assert f"mail: {path.name}  to=ann.sink@example.com  subject={message['Subject']}" in sink_log
+    summary = f"mail: {path.name}  to=ann.sink@example.com  subject={message['Subject']}"
+    wait_until(  # printed right after the file is in place
+        lambda: summary in stack.processes["smtp-sink"].log_path.read_text(), timeout=10, what="the sink's summary"
+    )
 
 
 def test_one_request_id_follows_a_robot_from_its_post_into_the_email_task_and_the_retry_it_caused(
@@ -142,13 +144,19 @@ def test_one_request_id_follows_a_robot_from_its_post_into_the_email_task_and_th
     assert failed["task_id"] != sent["task_id"]
     assert "-" not in (failed["task_id"], sent["task_id"])
     for task_id in (failed["task_id"], sent["task_id"]):
-        about_task = [
-            line for line in json_lines(stack, "worker") if task_id == line["task_id"] or task_id in line["message"]
-        ]
-        assert {line["request_id"] for line in about_task} == {request_id}
-        # Celery's own lines about the task: received (by the consumer) and its outcome.
-        assert any("received" in line["message"] for line in about_task)
-        assert any("succeeded" in line["message"] for line in about_task)
+
+        def about_task(task_id=task_id) -> list[dict]:
+            return [
+                line for line in json_lines(stack, "worker") if task_id == line["task_id"] or task_id in line["message"]
+            ]
+
+        # Celery's own lines about the task: received (by the consumer) and, a moment after the
+        # task's last line, its outcome.
+        wait_until(
+            lambda: any("succeeded" in line["message"] for line in about_task()), timeout=10, what="the outcome line"
+        )
+        assert any("received" in line["message"] for line in about_task())
+        assert {line["request_id"] for line in about_task()} == {request_id}
 
 
 def flower_counts(stack) -> dict[tuple[str, str], float]:
