@@ -10,11 +10,11 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 REQUIREMENTS := backend/requirements/base.txt backend/requirements/dev.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# manage.py reads the environment only: export .env (if any) for it.
-MANAGE := set -a && { [ ! -f .env ] || . ./.env; } && set +a && cd backend && $(BIN)/python manage.py
+# manage.py reads the environment only: .env (if any) fills in what the environment leaves unset.
+MANAGE := . backend/bin/load-env && load_env_file .env && cd backend && $(BIN)/python manage.py
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help up down logs dev test bench fuzz lint format migrate superuser lock venv system-deps env-file
+.PHONY: help up down logs dev test bench fuzz lint format migrate superuser manage lock venv system-deps env-file
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ migrate: venv env-file ## apply database migrations
 
 superuser: venv env-file ## create an admin account
 	$(MANAGE) createsuperuser
+
+manage: venv env-file ## any manage.py command, with .env's settings: make manage ARGS="create_api_token line-1 --role production_line"
+	$(MANAGE) $(ARGS)
 
 # --- quality ---------------------------------------------------------------------------
 test: venv system-deps ## run every test (unit, API, end to end) on the real PostgreSQL and Redis

@@ -223,7 +223,9 @@ class TokenCreateApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request, **serializer.validated_data)
+        # Django's request, not DRF's: django-axes marks it when this address is locked out, and
+        # its middleware then answers 429 (accounts.lockout) instead of the 401 below.
+        user = authenticate(request._request, **serializer.validated_data)
         if user is None:
             raise ApplicationError(
                 "Unknown username or wrong password.",

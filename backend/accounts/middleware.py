@@ -12,6 +12,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django_guid import get_guid
 
 from accounts.masking import mask_email, mask_login, mask_phone
 from accounts.metrics import useradd_request_observe
@@ -116,7 +117,7 @@ class RegistrationRequestLogMiddleware:
             status_code=status_code,
             outcome=outcome_for(status_code, code),
             duration_ms=round(duration_ms, 2),
-            request_id=getattr(request, "request_id", ""),
+            request_id=get_guid() or "",
             method=request.method or "",
             error_codes=error_codes,
             errors=errors,

@@ -1,11 +1,9 @@
 """The accounts pages (server-rendered, no JavaScript): sign-in, sign-out, statistics, exports."""
 
-import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -16,9 +14,7 @@ from django.views.decorators.http import require_GET
 from accounts.exports import export_text_lines, export_xlsx_file
 from accounts.models import RegistrationOutcome
 from accounts.selectors import DayCounts, registration_request_list, registration_requests_per_day, registration_stats
-from accounts.throttling import client_address
 
-logger = logging.getLogger(__name__)
 CHART_DAYS = (7, 30, 90, 365)
 DEFAULT_CHART_DAYS = 30
 RECENT_PER_PAGE = 25
@@ -33,49 +29,12 @@ OUTCOME_COLOURS = {
 }
 
 
-# Failed sign-ins allowed per client address within the window; then the form refuses.
-LOGIN_FAILURES_ALLOWED = 20
-LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
-
-
 class LoginView(auth_views.LoginView):
-    """Django's sign-in form, refusing an address that keeps guessing passwords."""
+    """Django's sign-in form; django-axes refuses an address that keeps guessing passwords
+    (accounts.lockout)."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        if _login_failures(request) >= LOGIN_FAILURES_ALLOWED:
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, "Too many failed sign-ins from your address; try again in 15 minutes.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        _login_failure_count(self.request)
-        return super().form_invalid(form)
-
-
-def _login_failure_key(request: HttpRequest) -> str:
-    return f"r4c:login-failures:{client_address(request)}"
-
-
-def _login_failures(request: HttpRequest) -> int:
-    try:
-        return cache.get(_login_failure_key(request), 0)
-    except Exception:  # the cache is down: do not lock everyone out
-        logger.warning("login throttle store unavailable", exc_info=True)
-        return 0
-
-
-def _login_failure_count(request: HttpRequest) -> None:
-    key = _login_failure_key(request)
-    try:
-        if not cache.add(key, 1, LOGIN_FAILURE_WINDOW):
-            cache.incr(key)
-    except Exception:
-        logger.warning("login throttle store unavailable", exc_info=True)
 
 
 class LogoutView(auth_views.LogoutView):

@@ -1,9 +1,11 @@
 """R4C settings: every value comes from the environment (see .env.example), read once here."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
+    "django_guid",
+    "axes",
     "core",
     "accounts",
     "robots",
@@ -60,7 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "core.middleware.RequestIdMiddleware",
+    # X-Request-ID in (nginx sets it) and out; the id travels on into Celery tasks (DJANGO_GUID below).
+    "django_guid.middleware.guid_middleware",
     # Records every useradd request, even those refused before the view (413, 429, 500).
     "accounts.middleware.RegistrationRequestLogMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
@@ -72,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Turns a sign-in refused by django-axes into the lockout answer (accounts.lockout); last, as axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,7 +109,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="redis://127.0.0.1:6379/1")}
+# django-redis, failing open: with Redis away a cache read is a miss and a write is dropped (and
+# logged), so the throttles let requests through instead of failing them.
+CACHES = {
+    "default": env.cache("CACHE_URL", default="redis://127.0.0.1:6379/1", backend="django_redis.cache.RedisCache")
+}
+CACHES["default"].setdefault("OPTIONS", {}).update(
+    {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+)
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --- Passwords: Argon2 first, so every new hash is Argon2 -----------------------------
 PASSWORD_HASHERS = [
@@ -214,6 +229,20 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Where useradd log entries wait when the database is unreachable; replayed afterwards.
 USERADD_LOG_SPOOL_DIR = env.path("USERADD_LOG_SPOOL_DIR", default=str(REPO_DIR / "var" / "spool" / "useradd-log"))
 
+# Sign-in lockout (django-axes), for the sign-in form, the admin and POST /api/v1/auth/token/ alike:
+# AXES_FAILURE_LIMIT failed sign-ins from one client address lock it out for AXES_COOLOFF_MINUTES.
+# Attempts are rows in PostgreSQL (admin: Axes); `manage.py axes_reset` lifts every lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# The address the throttles see (NUM_PROXIES decides whom to trust), not django-ipware's guess.
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
 # --- Idempotency keys -----------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)  # seconds
 
@@ -321,19 +350,32 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 
 # --- Logging --------------------------------------------------------------------------
+# One trace id from request to side effect: django-guid takes X-Request-ID from nginx (or makes
+# one), answers with it, and carries it in the headers of every Celery message published while
+# handling the request or a task, so the tasks it causes (and theirs) log the same request_id.
+# Every line also carries task_id (core.logging.ContextFilter).
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,  # a caller's id must be a UUID (nginx's $request_id is 32 hex digits)
+    "EXPOSE_HEADER": False,  # no CORS here
+    "INTEGRATIONS": [CeleryIntegration()],
+}
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "core.logging.ContextFilter"}},
+    "filters": {
+        "context": {"()": "core.logging.ContextFilter"},
+        "quiet_periodic_jobs": {"()": "core.logging.QuietPeriodicJobs"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"},
     },
     "handlers": {
         "console": {
@@ -346,5 +388,14 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        # Celery's own lines about the periodic jobs (beat's "Sending due task", the worker's
+        # "Task ... received" and "... succeeded") are DEBUG; the jobs log INFO when they did something.
+        "celery.beat": {"filters": ["quiet_periodic_jobs"]},
+        "celery.worker.strategy": {"filters": ["quiet_periodic_jobs"]},
+        "celery.app.trace": {"filters": ["quiet_periodic_jobs"]},
+        # django-guid narrates every request and task at INFO; its warnings still show.
+        "django_guid": {"level": "WARNING"},
+        # Flower's web server: one INFO line per request (the probes' every few seconds).
+        "tornado.access": {"level": "WARNING"},
     },
 }

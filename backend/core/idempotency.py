@@ -11,6 +11,7 @@ The key's row is inserted in the same transaction as the work it guards:
 import functools
 import hashlib
 import json
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from rest_framework.response import Response
 
 from core.exceptions import ApplicationError, Conflict
 from core.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -97,4 +100,6 @@ def _claim(*, owner_id: int, key: str, fingerprint: str) -> tuple[IdempotencyKey
 def idempotency_keys_purge(*, now=None) -> int:
     """Deletes expired keys; returns how many went."""
     deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    if deleted:
+        logger.info("purged %d expired idempotency keys", deleted)
     return deleted

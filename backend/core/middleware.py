@@ -1,34 +1,7 @@
-"""Request-wide middleware: request ids and the body size limit."""
-
-import re
-import uuid
+"""Request-wide middleware: the body size limit (request ids: django-guid, see settings.DJANGO_GUID)."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-
-from core.logging import request_id_var
-
-REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class RequestIdMiddleware:
-    """Takes the caller's (nginx's) X-Request-ID when it is sane, otherwise makes one."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
-        response[REQUEST_ID_HEADER] = request_id
-        return response
 
 
 class BodySizeLimitMiddleware:

@@ -303,6 +303,8 @@ def mailings_tick() -> TickResult:
         result.cancelled = messages_close(status=MessageStatus.CANCELLED)
     if result.expired:
         logger.info("tick: %d messages expired at their mailing's end", result.expired)
+    if result.cancelled:
+        logger.info("tick: %d messages of cancelled mailings stopped", result.cancelled)
     for mailing_id in Mailing.objects.filter(status=MailingStatus.RUNNING).values_list("pk", flat=True):
         if mailing_finish_if_done(mailing_id=mailing_id):
             result.finished += 1

@@ -208,6 +208,16 @@ class Stack:
     def start_beat(self) -> None:
         self.start("beat", [str(REPO_DIR / "worker" / "bin" / "beat")])
 
+    def start_flower(self) -> None:
+        """Flower on a port of its own (FLOWER_PORT in extra_env, else a free one)."""
+        self.extra_env.setdefault("FLOWER_PORT", str(free_port()))
+        self.start("flower", [str(REPO_DIR / "worker" / "bin" / "flower")])
+        self.wait_http(f"{self.flower_url}/healthcheck", "flower")
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.extra_env['FLOWER_PORT']}"
+
     def start_nginx(self) -> None:
         self.start("nginx", [str(REPO_DIR / "nginx" / "bin" / "run-local")])
         self.wait_http(f"{self.nginx_url}/health/live", "nginx")

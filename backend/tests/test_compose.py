@@ -21,6 +21,7 @@ PROCESS_SCRIPTS = {
     "worker": "worker/bin/worker",
     "mailing-worker": "worker/bin/mailing-worker",
     "beat": "worker/bin/beat",
+    "flower": "worker/bin/flower",
 }
 
 
@@ -41,6 +42,7 @@ def test_the_stack_has_every_service_of_the_design():
         "beat",
         "nginx",
         "mailpit",
+        "flower",
     }
 
 
@@ -96,3 +98,9 @@ def test_env_example_documents_every_setting_the_code_reads():
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (REPO_DIR / ".env.example").read_text(), re.MULTILINE))
     read.discard("DJANGO_SETTINGS_MODULE")
     assert read - documented == set()
+
+
+def test_flower_is_published_on_the_hosts_loopback_only_and_never_proxied():
+    assert SERVICES["flower"]["ports"] == ["127.0.0.1:${FLOWER_PORT:-5555}:5555"]
+    template = (REPO_DIR / "nginx" / "templates" / "default.conf.template").read_text()
+    assert "flower" not in template.lower()

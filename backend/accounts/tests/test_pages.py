@@ -207,19 +207,35 @@ def test_the_admin_lists_accounts(admin_client, django_user_model):
     assert "listed" in response.content.decode()
 
 
-def test_an_address_that_keeps_failing_to_sign_in_is_refused_for_a_while(user, client_address):
-    from accounts.views import LOGIN_FAILURES_ALLOWED
-
+def test_an_address_that_keeps_failing_to_sign_in_is_refused_for_a_while(user, client_address, settings):
     client = Client(REMOTE_ADDR=client_address)
-    for _ in range(LOGIN_FAILURES_ALLOWED):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert client.post("/login/", {"username": "viewer", "password": "wrong"}).status_code == 200
 
+    locking = client.post("/login/", {"username": "someone-else", "password": "wrong"})
     refused = client.post("/login/", {"username": "viewer", "password": PASSWORD})
     elsewhere = Client(REMOTE_ADDR=client_address + "1").post("/login/", {"username": "viewer", "password": PASSWORD})
 
+    assert locking.status_code == 429
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.content.decode()
+    assert int(refused["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+    assert "_auth_user_id" not in refused.wsgi_request.session  # the right password did not sign in
     assert elsewhere.status_code == 302
+
+
+def test_a_locked_out_address_is_free_again_after_the_cool_off(user, client_address, settings):
+    from axes.models import AccessAttempt
+
+    client = Client(REMOTE_ADDR=client_address)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/login/", {"username": "viewer", "password": "wrong"})
+    assert client.post("/login/", {"username": "viewer", "password": PASSWORD}).status_code == 429
+
+    # The cool-off has passed: the attempts are older than AXES_COOLOFF_TIME.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+
+    assert client.post("/login/", {"username": "viewer", "password": PASSWORD}).status_code == 302
 
 
 def test_the_xlsx_export_writes_times_as_local_excel_dates(signed_in, settings):

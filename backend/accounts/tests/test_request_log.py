@@ -83,7 +83,9 @@ def test_with_the_database_unreachable_the_request_is_a_503_and_its_entry_is_spo
     database.close()
     database.settings_dict["PORT"] = str(free_port())  # nothing listens there
     try:
-        response = Client().post(URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="db-down-1")
+        response = Client().post(
+            URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="00000000000040008000000000000d01"
+        )
     finally:
         database.close()
         database.settings_dict["PORT"] = original_port
@@ -98,13 +100,15 @@ def test_with_the_database_unreachable_the_request_is_a_503_and_its_entry_is_spo
     assert not RegistrationRequest.objects.exists()
 
     # the next request that reaches the database writes the spooled entry too
-    again = Client().post(URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="db-up-1")
+    again = Client().post(
+        URL, ANN, content_type="application/json", HTTP_X_REQUEST_ID="00000000000040008000000000000001"
+    )
 
     assert again.status_code == 201
     assert spool_files(settings) == []
     entries = {entry.request_id: entry for entry in RegistrationRequest.objects.all()}
-    assert set(entries) == {"db-down-1", "db-up-1"}
-    down = entries["db-down-1"]
+    assert set(entries) == {"00000000000040008000000000000d01", "00000000000040008000000000000001"}
+    down = entries["00000000000040008000000000000d01"]
     assert (down.status_code, down.outcome, down.error_codes) == (503, "unavailable", ["service_unavailable"])
     assert (down.login, down.phone_masked, down.email_masked) == ("ann", "7916*****67", "a***@e***.com")
     assert User.objects.filter(username="ann").count() == 1

@@ -91,3 +91,54 @@ def test_the_token_endpoint_is_throttled_per_client_with_retry_after(settings):
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert int(answers[-1]["Retry-After"]) > 0
     assert answers[-1].json()["code"] == "throttled"
+
+
+def test_the_token_endpoint_locks_out_an_address_that_keeps_guessing_like_the_sign_in_form(
+    settings, django_user_model, client_address
+):
+    from django.test import Client
+
+    django_user_model.objects.create_user(username="guessed", password="the-right-passphrase")
+    settings.AXES_FAILURE_LIMIT = 3
+    client = APIClient(REMOTE_ADDR=client_address)
+
+    answers = [client.post("/api/v1/auth/token/", {"username": "guessed", "password": "wrong"}) for _ in range(3)]
+    right_password = client.post("/api/v1/auth/token/", {"username": "guessed", "password": "the-right-passphrase"})
+    sign_in_form = Client(REMOTE_ADDR=client_address).post(
+        "/login/", {"username": "guessed", "password": "the-right-passphrase"}
+    )
+    elsewhere = APIClient(REMOTE_ADDR=client_address + "1").post(
+        "/api/v1/auth/token/", {"username": "guessed", "password": "the-right-passphrase"}
+    )
+
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert right_password.status_code == 429
+    assert right_password.json() == {
+        "code": "locked_out",
+        "detail": "Too many failed sign-ins from your address; try again in 15 minutes.",
+    }
+    assert int(right_password["Retry-After"]) == 15 * 60
+    assert sign_in_form.status_code == 429  # one count for the API and the form
+    assert elsewhere.status_code == 200
+    assert "token" in elsewhere.json()
+
+
+def test_the_throttles_let_requests_through_when_their_store_is_down(settings, client_address):
+    from django.core.cache import caches
+
+    from tests.stack import free_port
+
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}  # nobody there
+    }
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "1/min"},
+    }
+    client = APIClient(REMOTE_ADDR=client_address)
+    try:
+        answers = [client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}) for _ in range(3)]
+    finally:
+        caches["default"].close()
+
+    assert [a.status_code for a in answers] == [401, 401, 401]  # not throttled, and not a 500

@@ -76,7 +76,9 @@ def test_one_of_phone_and_email_is_enough(api_client, contact):
 
 
 def test_the_log_records_an_accepted_request_with_masked_contacts_and_no_password(api_client):
-    response = post(api_client, VALID, HTTP_USER_AGENT="integration-suite/1.0", HTTP_X_REQUEST_ID="req-123")
+    response = post(
+        api_client, VALID, HTTP_USER_AGENT="integration-suite/1.0", HTTP_X_REQUEST_ID="5e1f3c2a9b8d4e7f8a6b5c4d3e2f1a0b"
+    )
 
     entry = only_log_entry()
     assert entry.status_code == 201
@@ -86,7 +88,7 @@ def test_the_log_records_an_accepted_request_with_masked_contacts_and_no_passwor
     assert entry.phone_masked == "7916*****67"
     assert entry.client_address == "127.0.0.1"
     assert entry.user_agent == "integration-suite/1.0"
-    assert entry.request_id == "req-123"
+    assert entry.request_id == "5e1f3c2a9b8d4e7f8a6b5c4d3e2f1a0b"
     assert entry.error_codes == []
     assert entry.duration_ms > 0
     assert entry.user == User.objects.get(username="ann")

@@ -52,11 +52,16 @@ def test_unknown_api_route_is_a_json_404(client):
     assert response.json() == {"code": "not_found", "detail": "Not found."}
 
 
-def test_every_response_carries_a_request_id_and_keeps_a_sane_one_from_the_caller(client):
+def test_every_response_carries_a_request_id_and_keeps_a_uuid_from_the_caller(client):
+    nginx_style = "3f2b8c1d9e4a4f6b8c7d2e1f0a9b8c7d"  # nginx's $request_id: 32 hex digits
+
     generated = client.get("/health/live")
-    echoed = client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
+    echoed = client.get("/health/live", HTTP_X_REQUEST_ID=nginx_style)
     refused = client.get("/health/live", HTTP_X_REQUEST_ID="bad id\n")
+    not_a_uuid = client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
 
     assert len(generated["X-Request-ID"]) == 32
-    assert echoed["X-Request-ID"] == "abc-123"
+    assert echoed["X-Request-ID"] == nginx_style
     assert refused["X-Request-ID"] != "bad id\n"
+    assert len(refused["X-Request-ID"]) == 32
+    assert not_a_uuid["X-Request-ID"] != "abc-123"

@@ -57,7 +57,7 @@ def test_a_celery_task_makes_a_round_trip_through_redis(stack):
     assert result.get(timeout=30) == "hello"
     # the worker's log lines about the task carry its id
     wait_until(
-        lambda: f'"request_id": "{result.id}"' in stack.processes["worker"].log_path.read_text(),
+        lambda: f'"task_id": "{result.id}"' in stack.processes["worker"].log_path.read_text(),
         timeout=10,
         what="a worker log line with the task id",
     )
