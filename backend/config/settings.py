@@ -199,6 +199,11 @@ GATEWAY_BREAKER_MIN_CALLS = env.int("GATEWAY_BREAKER_MIN_CALLS", default=10)
 GATEWAY_BREAKER_FAILURE_RATIO = env.float("GATEWAY_BREAKER_FAILURE_RATIO", default=0.8)
 GATEWAY_BREAKER_COOLDOWN = env.float("GATEWAY_BREAKER_COOLDOWN", default=2.0)
 GATEWAY_BREAKER_MAX_COOLDOWN = env.float("GATEWAY_BREAKER_MAX_COOLDOWN", default=60.0)
+# The gateway's answer is read up to this many bytes (within GATEWAY_TIMEOUT); a longer one is
+# a failure retried later. A Retry-After (429, 503) is honoured up to GATEWAY_RETRY_AFTER_MAX
+# seconds, for the message and for every worker's calls.
+GATEWAY_MAX_ANSWER_BYTES = env.int("GATEWAY_MAX_ANSWER_BYTES", default=64 * 1024)
+GATEWAY_RETRY_AFTER_MAX = env.float("GATEWAY_RETRY_AFTER_MAX", default=300.0)
 
 # --- Mailings (the dispatcher) --------------------------------------------------------
 MAILING_CHUNK_SIZE = env.int("MAILING_CHUNK_SIZE", default=500)  # messages claimed per task
