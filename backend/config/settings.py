@@ -141,6 +141,9 @@ REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
 REPORTS_RETRY_BASE = env.int("REPORTS_RETRY_BASE", default=60)
 REPORTS_RETRY_MAX_DELAY = env.int("REPORTS_RETRY_MAX_DELAY", default=900)
 REPORTS_SWEEP_GRACE = env.int("REPORTS_SWEEP_GRACE", default=60)
+# Runs of the nightly report and of the daily mailing statistics e-mail missed while beat was
+# down are caught up (every sweep and tick looks), at most this many days back; 0: never.
+REPORTS_CATCHUP_DAYS = env.int("REPORTS_CATCHUP_DAYS", default=7)
 
 # --- Request limits -------------------------------------------------------------------
 # Largest request body accepted by the API (a batch of 1000 robots is ~80 KB).
