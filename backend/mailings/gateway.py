@@ -150,7 +150,8 @@ class RateLimiter:
     The `limits` library's moving window, kept in Redis: each call takes one entry of a
     window that slides with time, so no edge of a fixed window can let twice the rate
     through. Calls of one process take their entries one at a time (an asyncio lock), so
-    waiting callers do not stampede Redis.
+    waiting callers do not stampede Redis. Entries are stamped with the callers' clocks:
+    hosts sharing a limit keep their clocks in sync (NTP), as they do for TLS and logs.
     """
 
     KEY_PREFIX = "r4c:gateway:rate"
@@ -359,7 +360,14 @@ class Gateway:
                 ) as response:
                     status = response.status
                     if 300 <= status < 400:
-                        return _judge(message.id, status, response.headers, b"", retry_after_max=self.retry_after_max)
+                        return _judge(
+                            message.id,
+                            status,
+                            response.headers,
+                            b"",
+                            retry_after_max=self.retry_after_max,
+                            now=time.time(),
+                        )
                     declared = response.content_length
                     raw = None  # a declared length over the cap is refused unread
                     if declared is None or declared <= self.max_answer_bytes:
@@ -387,7 +395,7 @@ class Gateway:
             )
         except aiohttp.ClientError as exc:
             return Outcome(message.id, RETRY, _excerpt(f"{type(exc).__name__}: {exc}", 500), kind=KIND_CONNECTION_ERROR)
-        return _judge(message.id, status, headers, raw, retry_after_max=self.retry_after_max)
+        return _judge(message.id, status, headers, raw, retry_after_max=self.retry_after_max, now=time.time())
 
 
 async def _read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes | None:
@@ -422,8 +430,8 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _judge(message_id: int, status: int, headers, raw: bytes, *, retry_after_max: float) -> Outcome:
-    """The outcome of an answer, by the contract (DESIGN.md §4)."""
+def _judge(message_id: int, status: int, headers, raw: bytes, *, retry_after_max: float, now: float) -> Outcome:
+    """The outcome of an answer received at `now` (time.time()), by the contract (DESIGN.md §4)."""
     if status == 200:
         try:
             answer = json.loads(raw)
@@ -459,7 +467,6 @@ def _judge(message_id: int, status: int, headers, raw: bytes, *, retry_after_max
     if status in (429, 503):
         kind = KIND_RATE_LIMITED if status == 429 else KIND_UNAVAILABLE
         header = headers.get("Retry-After")
-        now = time.time()
         delay = retry_after_seconds(header, now=now)
         if delay is None:
             reason = "no Retry-After" if header is None else f"unreadable Retry-After {_excerpt(header, 64)}"

@@ -191,8 +191,8 @@ def test_a_wrong_token_is_a_final_failure(fake_gateway, settings):
     assert "HTTP 401" in outcome.error
 
 
-def test_a_control_character_in_an_answer_is_escaped(fake_gateway):
-    outcome = gateway_client._judge(1, 500, {}, b"bad\x00answer\n", retry_after_max=60)
+def test_a_control_character_in_an_answer_is_escaped():
+    outcome = gateway_client._judge(1, 500, {}, b"bad\x00answer\n", retry_after_max=60, now=time.time())
 
     assert outcome.error == "HTTP 500: bad\\x00answer\\x0a"
 
