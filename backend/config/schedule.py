@@ -26,12 +26,14 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     ),
     # Nightly at 00:30 factory time: the weekly report for the 7 full days before midnight,
     # stored under REPORTS_DIR and e-mailed to MANAGER_EMAILS (one report per period).
+    # Nights missed while beat was down are caught up by the sweep below.
     PeriodicJob(
         name="reports: nightly weekly report",
         task="reports.tasks.nightly_report_request_task",
         crontab="30 0 * * *",
     ),
-    # Every minute: re-enqueue reports still pending after their wake-up was lost.
+    # Every minute: re-enqueue reports still pending after their wake-up was lost, and ask
+    # for the nightly reports beat missed (REPORTS_CATCHUP_DAYS).
     PeriodicJob(
         name="reports: sweep pending reports",
         task="reports.tasks.reports_sweep_task",
@@ -43,13 +45,15 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="reports.tasks.reports_prune_task",
         crontab="40 3 * * *",
     ),
-    # Every 2 seconds: start due mailings, expire messages past end_at, wake stalled senders.
+    # Every 2 seconds: start due mailings, expire messages past end_at, wake stalled senders,
+    # and send the daily statistics e-mails beat missed.
     PeriodicJob(
         name="mailings: tick",
         task="mailings.tasks.mailings_tick_task",
         every_seconds=2,
     ),
-    # Daily at 09:00: yesterday's mailing statistics e-mailed to MANAGER_EMAILS (outbox, once a day).
+    # Daily at 09:00: yesterday's mailing statistics e-mailed to MANAGER_EMAILS (outbox, once a
+    # day); days missed while beat was down are caught up by the tick.
     PeriodicJob(
         name="mailings: daily statistics e-mail",
         task="mailings.tasks.mailings_daily_stats_email_task",

@@ -156,6 +156,9 @@ REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
 REPORTS_RETRY_BASE = env.int("REPORTS_RETRY_BASE", default=60)
 REPORTS_RETRY_MAX_DELAY = env.int("REPORTS_RETRY_MAX_DELAY", default=900)
 REPORTS_SWEEP_GRACE = env.int("REPORTS_SWEEP_GRACE", default=60)
+# Runs of the nightly report and of the daily mailing statistics e-mail missed while beat was
+# down are caught up (every sweep and tick looks), at most this many days back; 0: never.
+REPORTS_CATCHUP_DAYS = env.int("REPORTS_CATCHUP_DAYS", default=7)
 
 # --- Request limits -------------------------------------------------------------------
 # Largest request body accepted by the API (a batch of 1000 robots is ~80 KB).
@@ -214,6 +217,11 @@ GATEWAY_BREAKER_MIN_CALLS = env.int("GATEWAY_BREAKER_MIN_CALLS", default=10)
 GATEWAY_BREAKER_FAILURE_RATIO = env.float("GATEWAY_BREAKER_FAILURE_RATIO", default=0.8)
 GATEWAY_BREAKER_COOLDOWN = env.float("GATEWAY_BREAKER_COOLDOWN", default=2.0)
 GATEWAY_BREAKER_MAX_COOLDOWN = env.float("GATEWAY_BREAKER_MAX_COOLDOWN", default=60.0)
+# The gateway's answer is read up to this many bytes (within GATEWAY_TIMEOUT); a longer one is
+# a failure retried later. A Retry-After (429, 503) is honoured up to GATEWAY_RETRY_AFTER_MAX
+# seconds, for the message and for every worker's calls.
+GATEWAY_MAX_ANSWER_BYTES = env.int("GATEWAY_MAX_ANSWER_BYTES", default=64 * 1024)
+GATEWAY_RETRY_AFTER_MAX = env.float("GATEWAY_RETRY_AFTER_MAX", default=300.0)
 
 # --- Mailings (the dispatcher) --------------------------------------------------------
 MAILING_CHUNK_SIZE = env.int("MAILING_CHUNK_SIZE", default=500)  # messages claimed per task

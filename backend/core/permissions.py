@@ -9,6 +9,10 @@ class HasRole(BasePermission):
     A view declares `roles = ("sales", ...)` for every method, or a mapping
     `roles = {"GET": (...), "POST": (...)}`. A view that declares nothing is closed to
     everyone but superusers, so a forgotten declaration fails safe.
+
+    HEAD is allowed to whoever may GET, and OPTIONS to whoever may use any method of the
+    view (DESIGN.md §4), so a mapping never has to list them: HEAD is a GET without its
+    body (RFC 9110 §9.3.2), and OPTIONS describes what the caller may do there.
     """
 
     message = "Your account has no role that allows this operation."
@@ -19,12 +23,23 @@ class HasRole(BasePermission):
             return False
         if user.is_superuser:
             return True
-        roles = getattr(view, "roles", ())
-        if isinstance(roles, dict):
-            roles = roles.get(request.method, ())
+        roles = roles_for_method(getattr(view, "roles", ()), request.method)
         if not roles:
             return False
         return user_has_role(user, roles)
+
+
+def roles_for_method(roles, method: str) -> tuple[str, ...]:
+    """The roles allowed `method` (an upper-case HTTP method) by a view's `roles` declaration:
+    a tuple for every method, or a mapping of method to tuple (see HasRole)."""
+    if not isinstance(roles, dict):
+        return tuple(roles)
+    if method == "OPTIONS":
+        return tuple({role for allowed in roles.values() for role in allowed})
+    allowed = set(roles.get(method, ()))
+    if method == "HEAD":
+        allowed.update(roles.get("GET", ()))
+    return tuple(allowed)
 
 
 class IsAuthenticatedAnyRole(BasePermission):

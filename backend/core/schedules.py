@@ -1,7 +1,9 @@
-"""Periodic jobs declared in code (config/schedule.py), synced into django-celery-beat."""
+"""Periodic jobs declared in code (config/schedule.py), synced into django-celery-beat; when
+a job was due, for the catch-up of runs that beat missed."""
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -79,3 +81,72 @@ def periodic_tasks_sync(*, jobs: list[PeriodicJob], reset_schedules: bool = Fals
         result.deleted.append(stale.name)
         stale.delete()
     return result
+
+
+# --- when a job was due -----------------------------------------------------------------
+# An interval shorter than this is stepped through at this pace: the catch-ups only need
+# to see each day's period, not every tick of a job that runs every few seconds.
+INTERVAL_STEP_FLOOR = timedelta(hours=1)
+
+
+def job_runs(*, task: str, since: datetime, until: datetime) -> list[datetime]:
+    """The moments in (since, until] at which beat was due to run `task`, oldest first, read
+    from the schedule in django-celery-beat's tables (the one admins change), not from what
+    beat remembers having run.
+
+    A crontab is due at every minute it matches, in its own time zone (celery's crontab:
+    day of month and day of week must both match; day of week 0 is Sunday). An interval is
+    due every `every` (at least INTERVAL_STEP_FLOOR) back from `until`. A job that is
+    disabled, absent, or on a clocked or solar schedule has no runs to catch up.
+    """
+    entry = (
+        PeriodicTask.objects.select_related("crontab", "interval")
+        .filter(task=task, enabled=True)
+        .order_by("pk")
+        .first()
+    )
+    if entry is None or until <= since:
+        return []
+    if entry.crontab is not None:
+        return _crontab_runs(entry.crontab.schedule, since=since, until=until)
+    if entry.interval is not None:
+        step = max(timedelta(seconds=entry.interval.schedule.run_every.total_seconds()), INTERVAL_STEP_FLOOR)
+        runs = []
+        moment = until
+        while moment > since:
+            runs.append(moment)
+            moment -= step
+        return runs[::-1]
+    return []
+
+
+def _crontab_runs(schedule, *, since: datetime, until: datetime) -> list[datetime]:
+    zone = schedule.tz
+    runs = []
+    day = since.astimezone(zone).date()
+    while day <= until.astimezone(zone).date():
+        if (
+            day.month in schedule.month_of_year
+            and day.day in schedule.day_of_month
+            and day.isoweekday() % 7 in schedule.day_of_week
+        ):
+            for hour in sorted(schedule.hour):
+                for minute in sorted(schedule.minute):
+                    moment = datetime.combine(day, time(hour, minute), tzinfo=zone)
+                    if since < moment <= until:
+                        runs.append(moment)
+        day += timedelta(days=1)
+    return runs
+
+
+def installed_at(app_label: str) -> datetime | None:
+    """When `app_label` began keeping data here (its first migration was applied): the
+    catch-ups of a fresh installation start there, never in its past."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return (
+        MigrationRecorder.Migration.objects.filter(app=app_label)
+        .order_by("applied")
+        .values_list("applied", flat=True)
+        .first()
+    )

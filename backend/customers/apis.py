@@ -91,7 +91,7 @@ _RESPONSE_EXAMPLE = OpenApiExample("Customer", value=EXAMPLE, response_only=True
 class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The customer directory; writes go through customers.services."""
 
-    roles = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
+    roles = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
     serializer_class = CustomerOutputSerializer
     filterset_class = CustomerFilter
 

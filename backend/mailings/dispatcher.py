@@ -136,6 +136,10 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
     if client.breaker.is_open and client.breaker.remaining() > 0:
         result.again_in = client.breaker.remaining()
         return result
+    held = client.held_until()
+    if held:  # the gateway asked every worker to wait (Retry-After): claim nothing until then
+        result.again_in = max(0.0, held - clock.time())
+        return result
     mailing = Mailing.objects.filter(pk=mailing_id).first()
     now = timezone.now()
     if mailing is None or mailing.status != MailingStatus.RUNNING or mailing.end_at <= now:
@@ -172,6 +176,9 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
         result.again_in = _next_due_in(mailing_id, zones)
     if client.breaker.is_open:
         result.again_in = max(result.again_in or 0, client.breaker.remaining())
+    held = client.held_until()
+    if held and result.claimed:  # wake up when the gateway's pause ends, not a tick later
+        result.again_in = max(result.again_in or 0, held - clock.time())
     return result
 
 
@@ -199,7 +206,7 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
     """Every outcome of a chunk in a handful of UPDATEs, grouped by what they write."""
     sent: list[int] = []
     failed: dict[str, list[int]] = defaultdict(list)
-    retry: dict[str, list[int]] = defaultdict(list)
+    retry: dict[tuple[str, float | None], list[int]] = defaultdict(list)
     deferred: dict[tuple[str, float], list[int]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.result == gateway_client.SENT:
@@ -207,7 +214,7 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
         elif outcome.result == gateway_client.FAILED:
             failed[outcome.error].append(outcome.message_id)
         elif outcome.result == gateway_client.RETRY:
-            retry[outcome.error].append(outcome.message_id)
+            retry[(outcome.error, outcome.retry_at)].append(outcome.message_id)
         else:
             deferred[(outcome.error, outcome.retry_at or clock.time())].append(outcome.message_id)
     result.sent = len(sent)
@@ -228,20 +235,25 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
                    updated_at = now() WHERE id = ANY(%s)""",
                 [error[:500], ids],
             )
-        for error, ids in retry.items():
-            # Exponential back-off with jitter (half to full delay), per message, in SQL.
+        for (error, retry_at), ids in retry.items():
+            # Exponential back-off with jitter (half to full delay), per message, in SQL; never
+            # before the moment a Retry-After asked for (greatest() ignores a NULL).
             cursor.execute(
                 """UPDATE mailings_message SET attempts = attempts + 1, last_error = %s, updated_at = now(),
-                   next_attempt_at = now() + make_interval(
-                       secs => least(%s, %s * power(2, least(attempts, 30))) * (0.5 + random() / 2))
+                   next_attempt_at = greatest(now() + make_interval(
+                       secs => least(%s, %s * power(2, least(attempts, 30))) * (0.5 + random() / 2)),
+                       to_timestamp(%s))
                    WHERE id = ANY(%s)""",
-                [error[:500], settings.MAILING_RETRY_MAX_SECONDS, settings.MAILING_RETRY_BASE_SECONDS, ids],
+                [error[:500], settings.MAILING_RETRY_MAX_SECONDS, settings.MAILING_RETRY_BASE_SECONDS, retry_at, ids],
             )
         for (error, retry_at), ids in deferred.items():
+            # No call was made: what the gateway last answered stays the message's last_error
+            # (an expired message says why it was never sent); the reason is kept otherwise.
             cursor.execute(
-                """UPDATE mailings_message SET last_error = %s, next_attempt_at = to_timestamp(%s),
-                   updated_at = now() WHERE id = ANY(%s)""",
-                [error[:500], retry_at, ids],
+                """UPDATE mailings_message SET next_attempt_at = to_timestamp(%s), updated_at = now(),
+                   last_error = CASE WHEN attempts > 0 AND last_error <> '' THEN last_error ELSE %s END
+                   WHERE id = ANY(%s)""",
+                [retry_at, error[:500], ids],
             )
 
 
@@ -310,6 +322,8 @@ def mailings_tick() -> TickResult:
             result.finished += 1
     stale_before = now - timedelta(seconds=settings.MAILING_STALL_SECONDS)
     idle = Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__gt=now, dispatched_at__lt=stale_before)
+    if idle.exists() and gateway_client.gateway().held_until():
+        return result  # the gateway asked for a pause (Retry-After): the senders sleep until it ends
     for mailing in idle:
         if _has_due_work(mailing, now):
             with transaction.atomic():

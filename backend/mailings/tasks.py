@@ -1,8 +1,10 @@
 """Mailing tasks (queue `mailings`): thin, idempotent, by id; the rules are in mailings.dispatcher."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from mailings import dispatcher
 
@@ -28,13 +30,18 @@ def mailing_send_task(mailing_id: int) -> int:
 
 @shared_task
 def mailings_tick_task() -> dict:
+    from mailings.reports import mailings_daily_stats_catch_up
+
     result = dispatcher.mailings_tick()
+    # Beat's crontab forgets runs missed while it was down: every tick catches them up.
+    mailings_daily_stats_catch_up(now=timezone.now())
     return result.__dict__
 
 
 @shared_task
 def mailings_daily_stats_email_task() -> int | None:
+    """Yesterday's statistics (factory time)."""
     from mailings.reports import mailings_daily_stats_email
 
-    email = mailings_daily_stats_email()
+    email = mailings_daily_stats_email(day=timezone.localdate() - timedelta(days=1))
     return email.pk if email else None

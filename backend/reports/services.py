@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.queue import enqueue_on_commit
 from core.retry import backoff_delay
+from core.schedules import installed_at, job_runs
 from notifications.services import email_enqueue
 from reports.models import Report, ReportKind, ReportStatus
 from reports.selectors import ModelVersionCount, weekly_counts
@@ -102,11 +103,19 @@ def report_request(
     return report
 
 
+NIGHTLY_TASK = "reports.tasks.nightly_report_request_task"
+
+
 def nightly_report_request(*, now: datetime | None = None) -> Report:
     """The nightly job: one report per period however often it runs, e-mailed to managers."""
+    since, until = nightly_period(now=now)
+    return _nightly_report_for(since=since, until=until)
+
+
+def _nightly_report_for(*, since: datetime, until: datetime) -> Report:
+    """The nightly report of [since, until), recorded (and built after commit) unless it exists."""
     from reports.tasks import report_build_task
 
-    since, until = nightly_period(now=now)
     existing = Report.objects.filter(kind=ReportKind.NIGHTLY, period_start=since, period_end=until).first()
     if existing is not None:
         logger.info("report %s: the nightly report for this period exists (%s)", existing.pk, existing.status)
@@ -126,6 +135,39 @@ def nightly_report_request(*, now: datetime | None = None) -> Report:
         return Report.objects.get(kind=ReportKind.NIGHTLY, period_start=since, period_end=until)
     logger.info("report %s: nightly report requested for %s – %s", report.pk, since.isoformat(), until.isoformat())
     return report
+
+
+def nightly_reports_catch_up(*, now: datetime) -> list[Report]:
+    """Asks for every nightly report beat missed: one per period of the nightly job's runs
+    due by `now` (core.schedules.job_runs) whose period ends after the newest stored nightly
+    report, at most REPORTS_CATCHUP_DAYS back; with no nightly report stored yet, only runs
+    after the installation count (a fresh installation builds nothing for its past).
+
+    Returns the reports it recorded, oldest first. Idempotent: the database keeps one
+    nightly report per period (`report_one_nightly_per_period`), so two beats or two workers
+    running this at once record each report once, and each is e-mailed once.
+    """
+    days = settings.REPORTS_CATCHUP_DAYS
+    if days <= 0:
+        return []
+    runs = job_runs(task=NIGHTLY_TASK, since=now - timedelta(days=days), until=now)
+    newest = (
+        Report.objects.filter(kind=ReportKind.NIGHTLY).order_by("-period_end").values_list("period_end", flat=True)
+    ).first()
+    if newest is None:
+        installed = installed_at("reports")
+        runs = [run for run in runs if installed is None or run > installed]
+    periods = sorted({nightly_period(now=run) for run in runs})
+    missing = [(since, until) for since, until in periods if newest is None or until > newest]
+    if not missing:
+        logger.debug("nightly reports: none missed (newest ends %s)", newest)
+        return []
+    recorded = []
+    for since, until in missing:
+        report = _nightly_report_for(since=since, until=until)
+        logger.info("report %s: caught up the missed nightly report for %s – %s", report.pk, since, until)
+        recorded.append(report)
+    return recorded
 
 
 # --- building -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Report tasks: thin; the rules are in reports.services. All run on the `reports` queue."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from reports import services
 
@@ -20,6 +21,8 @@ def nightly_report_request_task() -> int:
 
 @shared_task
 def reports_sweep_task() -> int:
+    # Beat's crontab forgets runs missed while it was down: every sweep catches them up.
+    services.nightly_reports_catch_up(now=timezone.now())
     return services.reports_sweep()
 
 

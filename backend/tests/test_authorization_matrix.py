@@ -4,6 +4,10 @@ The operations come from the OpenAPI schema, so an endpoint added without a line
 fails `test_every_operation_has_a_decision`. A caller is allowed when the answer is not
 401/403 (a 400 for the empty body, or a 404 for the made-up id, means it got past the
 permission check); denied when it is 401 (anonymous) or 403.
+
+HEAD and OPTIONS are not in the schema and never written in ALLOWED: every path gets them
+by the rule of DESIGN.md §4 (HEAD for whoever may GET, OPTIONS for whoever may use any
+method there), so a new endpoint is checked for both without a line of its own.
 """
 
 import re
@@ -64,6 +68,20 @@ ALLOWED = {
 }
 
 
+def with_head_and_options(allowed: dict[tuple[str, str], set[str]]) -> dict[tuple[str, str], set[str]]:
+    """`allowed` plus HEAD wherever GET is (same callers) and OPTIONS on every path (the
+    callers of any of its methods)."""
+    derived = dict(allowed)
+    for (method, path), callers in allowed.items():
+        if method == "GET":
+            derived[("HEAD", path)] = set(callers)
+        derived[("OPTIONS", path)] = derived.get(("OPTIONS", path), set()) | callers
+    return derived
+
+
+EVERY_METHOD = with_head_and_options(ALLOWED)
+
+
 def api_operations() -> set[tuple[str, str]]:
     generator = SchemaGenerator()
     generator._initialise_endpoints()
@@ -97,14 +115,28 @@ def clients(db, django_user_model) -> dict[str, APIClient]:
     return clients
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(ALLOWED))
+def test_head_and_options_are_derived_for_every_path():
+    paths = {path for _, path in ALLOWED}
+    gets = {path for method, path in ALLOWED if method == "GET"}
+
+    assert {path for method, path in EVERY_METHOD if method == "OPTIONS"} == paths
+    assert {path for method, path in EVERY_METHOD if method == "HEAD"} == gets
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EVERY_METHOD))
 def test_each_caller_is_allowed_or_denied_as_the_table_says(clients, method, path):
     cache.clear()  # throttling history: each operation starts with a clean slate
     url = re.sub(r"\{code\}", "R2", re.sub(r"\{\w+\}", "999999", path))
     outcomes = {}
     for caller in CALLERS:
-        response = getattr(clients[caller], method.lower())(url, {}, format="json")
+        if method == "HEAD":  # answers as GET does, without the body
+            response = clients[caller].head(url)
+            assert response.status_code == clients[caller].get(url).status_code, caller
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            assert body == b"", caller
+        else:
+            response = getattr(clients[caller], method.lower())(url, {}, format="json")
         assert response.status_code < 500, (caller, response.status_code, response.content[:300])
         outcomes[caller] = response.status_code not in (401, 403)
 
-    assert {caller for caller, allowed in outcomes.items() if allowed} == ALLOWED[(method, path)], outcomes
+    assert {caller for caller, allowed in outcomes.items() if allowed} == EVERY_METHOD[(method, path)], outcomes

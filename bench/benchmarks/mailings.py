@@ -84,7 +84,7 @@ def run(ctx) -> dict:
         [
             sys.executable,
             "-m",
-            "mailings.fake_gateway",
+            "devtools.fake_gateway",
             "--port",
             str(gateway_port),
             "--token",

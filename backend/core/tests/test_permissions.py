@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from core.permissions import HasRole
+from core.permissions import HasRole, roles_for_method
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("core.tests.idempotency_urls")]
 
@@ -28,3 +28,13 @@ def test_a_view_without_roles_admits_only_superusers(rf, django_user_model, clie
 
     request.user = django_user_model.objects.create_superuser("root", "root@r4c.example", None)
     assert HasRole().has_permission(request, view) is True
+
+
+def test_head_follows_get_and_options_follows_any_method():
+    roles = {"GET": ("manager",), "POST": ("sales",), "DELETE": ("marketing",)}
+
+    assert set(roles_for_method(roles, "HEAD")) == {"manager"}
+    assert set(roles_for_method(roles, "OPTIONS")) == {"manager", "sales", "marketing"}
+    assert set(roles_for_method(roles, "PUT")) == set()
+    assert set(roles_for_method({"POST": ("sales",)}, "HEAD")) == set()  # no GET, no HEAD
+    assert set(roles_for_method(("sales",), "HEAD")) == {"sales"}

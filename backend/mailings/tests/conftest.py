@@ -1,57 +1,11 @@
 """Fixtures of the mailings tests: a fake gateway of our own on loopback, customers."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import requests
+import redis
 
 from customers.services import customer_create
 from mailings import gateway as gateway_client
-from tests.stack import free_port, wait_until
-
-BACKEND_DIR = Path(__file__).resolve().parents[2]
-
-
-class FakeGatewayProcess:
-    """`python -m mailings.fake_gateway` in a subprocess, driven through its control API."""
-
-    def __init__(self, *, token: str = "test-token"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = token
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "mailings.fake_gateway", "--port", str(self.port), "--token", token],
-            cwd=BACKEND_DIR,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: requests.get(f"{self.url}/health", timeout=1).ok, timeout=20, what="the fake gateway")
-
-    def faults(self, **changes) -> dict:
-        response = requests.post(f"{self.url}/_control/faults", json=changes, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def reset(self) -> None:
-        requests.post(f"{self.url}/_control/reset", timeout=5).raise_for_status()
-
-    def deliveries(self) -> dict[int, dict]:
-        return {
-            int(key): value for key, value in requests.get(f"{self.url}/_control/deliveries", timeout=10).json().items()
-        }
-
-    def stats(self) -> dict:
-        return requests.get(f"{self.url}/_control/stats", timeout=5).json()
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout=10)
+from tests.fake_gateway import FakeGatewayProcess
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +25,17 @@ def fake_gateway(fake_gateway_process, settings):
     settings.GATEWAY_BREAKER_COOLDOWN = 0.2
     settings.MAILING_RETRY_BASE_SECONDS = 0.01
     settings.MAILING_RETRY_MAX_SECONDS = 0.05
+    _forget_shared_state(settings.CELERY_BROKER_URL)
     gateway_client.gateway_reset()
     yield fake_gateway_process
     gateway_client.gateway_reset()
+
+
+def _forget_shared_state(redis_url: str) -> None:
+    """No hold or rate-limit window of an earlier test reaches this one."""
+    client = redis.Redis.from_url(redis_url)
+    keys = [gateway_client.SharedHold.KEY, *client.scan_iter(f"{gateway_client.RateLimiter.KEY_PREFIX}*")]
+    client.delete(*keys)
 
 
 @pytest.fixture

@@ -146,6 +146,62 @@ def test_a_failed_call_is_retried_after_a_back_off(make_customers, fake_gateway,
     assert timezone.now() + timedelta(seconds=29) < message.next_attempt_at < timezone.now() + timedelta(seconds=61)
 
 
+def test_a_retry_after_holds_the_message_and_the_whole_mailing_until_then(make_customers, fake_gateway, settings):
+    # given a gateway answering 429 with Retry-After: 30, and back-offs far shorter than that
+    make_customers(3)
+    fake_gateway.faults(answer="rate_limited", retry_after=30)
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    # when a sender sends, and senders come back at once, and the tick looks for stalled work
+    first = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+    again = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+    Mailing.objects.filter(pk=mailing.pk).update(dispatched_at=timezone.now() - timedelta(hours=1))
+    Message.objects.filter(mailing=mailing).update(next_attempt_at=timezone.now())
+    tick = dispatcher.mailings_tick()
+    after_the_tick = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+
+    # then each message was tried once and waits for the moment the gateway named; the
+    # senders claim nothing before it and sleep until then; the tick wakes nobody
+    attempts = fake_gateway.attempts()
+    assert sorted(len(calls) for calls in attempts.values()) == [1, 1, 1]
+    assert first.claimed == 3 and first.retried == 3
+    assert again.claimed == 0 and 25 < again.again_in <= 30
+    assert tick.swept == 0 and after_the_tick.claimed == 0
+    for message in mailing.messages.all():
+        assert (message.status, message.attempts) == (MessageStatus.PENDING, 1)
+        assert "HTTP 429 with Retry-After 30: no call before" in message.last_error
+
+
+def test_a_retry_after_sets_the_messages_next_attempt(make_customers, fake_gateway, settings):
+    make_customers(2)
+    fake_gateway.faults(answer="unavailable", retry_after=40, retry_after_format="date")
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+
+    for message_id, [call] in fake_gateway.attempts().items():
+        message = Message.objects.get(pk=message_id)
+        assert message.next_attempt_at.timestamp() >= call["not_before"]
+        assert "HTTP 503 with Retry-After" in message.last_error
+
+
+@pytest.mark.parametrize("answer", ["redirect", "code_false", "code_string", "not_object", "huge", "status_202"])
+def test_an_odd_answer_is_never_recorded_as_sent(make_customers, fake_gateway, answer):
+    make_customers(3)
+    fake_gateway.faults(answer=answer)
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    result = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+
+    assert (result.claimed, result.sent, result.retried) == (3, 0, 3)
+    assert set(mailing.messages.values_list("status", flat=True)) == {MessageStatus.PENDING}
+    assert all(message.last_error for message in mailing.messages.all())
+    assert fake_gateway.deliveries() == {}
+
+
 def test_a_dead_gateway_opens_the_circuit_and_is_probed_not_hammered(make_customers, fake_gateway, settings):
     settings.GATEWAY_BREAKER_COOLDOWN = 30
     settings.GATEWAY_CONCURRENCY = 5

@@ -1,36 +1,200 @@
-"""The gateway client against the fake gateway: timeouts, the shared rate limit, the breaker."""
+"""The gateway client against the fake gateway: the contract read strictly, Retry-After,
+the answer's size cap, timeouts, the shared rate limit, the breaker."""
 
+import multiprocessing
 import time
+import tracemalloc
+from email.utils import formatdate
 
 import pytest
 import redis
 
-from mailings.gateway import DEFERRED, FAILED, RETRY, SENT, CircuitBreaker, OutgoingMessage, RateLimiter, gateway
+from mailings import gateway as gateway_client
+from mailings.gateway import (
+    DEFERRED,
+    FAILED,
+    RETRY,
+    SENT,
+    CircuitBreaker,
+    OutgoingMessage,
+    gateway,
+    retry_after_seconds,
+)
 
 
 def _messages(n: int, start: int = 1) -> list[OutgoingMessage]:
     return [OutgoingMessage(id=i, phone_number=f"7912{i:07d}", text="hi") for i in range(start, start + n)]
 
 
+def _send(n: int = 1, start: int = 1) -> list[gateway_client.Outcome]:
+    return gateway().send_many(_messages(n, start), deadline=time.time() + 60)
+
+
+def test_the_contracts_answer_is_sent(fake_gateway):
+    [outcome] = _send()
+
+    assert (outcome.result, outcome.kind, outcome.error) == (SENT, "sent", "")
+    assert fake_gateway.deliveries()[1]["text"] == "hi"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "error"),
+    [
+        # aiohttp would follow it, turning the POST into a GET that answers {"code": 0}.
+        ("redirect", "redirect", "HTTP 301 redirect to /v1/moved/1, not followed"),
+        ("code_false", "bad_code", "`code` is a boolean false, not the integer 0"),
+        ("code_string", "bad_code", '`code` is a string "0", not the integer 0'),
+        ("code_float", "bad_code", "`code` is a number 0.0, not the integer 0"),
+        ("code_missing", "bad_code", "`code` is missing"),
+        ("code_null", "bad_code", "`code` is null"),
+        ("not_object", "not_object", "the JSON is an array, not an object"),
+        ("not_json", "not_json", "HTTP 200 but not JSON: <html>"),
+        ("status_202", "unexpected_status", "HTTP 202, not the contract's 200"),
+        ("huge", "too_large", "the answer is more, over the 65536-byte cap"),
+        ("huge_declared", "too_large", "the answer is 67108864 bytes, over the 65536-byte cap"),
+    ],
+)
+def test_an_odd_answer_is_a_retryable_failure_that_says_what_came_back(fake_gateway, answer, kind, error):
+    fake_gateway.faults(answer=answer)
+
+    [outcome] = _send()
+
+    assert (outcome.result, outcome.kind) == (RETRY, kind)
+    assert error in outcome.error
+    assert fake_gateway.deliveries() == {}
+    assert fake_gateway.stats()["outcomes"] == {answer: 1}  # one call: a redirect is not followed
+
+
+def test_a_slow_answer_is_cut_at_the_timeout(fake_gateway, settings):
+    settings.GATEWAY_TIMEOUT = 0.5
+    gateway_client.gateway_reset()
+    fake_gateway.faults(answer="slow", slow_ms=5000)
+
+    started = time.monotonic()
+    [outcome] = _send()
+
+    assert time.monotonic() - started < 2
+    assert (outcome.result, outcome.kind) == (RETRY, "slow_answer")
+    assert "HTTP 200 began but its body did not end" in outcome.error
+
+
+def test_a_huge_answer_is_not_read_into_memory(fake_gateway):
+    fake_gateway.faults(answer="huge", huge_bytes=64 * 1024 * 1024)
+    gateway()  # the client exists before memory is measured
+
+    tracemalloc.start()
+    try:
+        outcomes = _send(4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert {o.kind for o in outcomes} == {"too_large"}
+    assert peak < 4 * 1024 * 1024  # four 64 MiB answers, read no further than the cap
+    assert fake_gateway.stats()["huge_bytes_sent"] < 4 * 64 * 1024 * 1024 / 4  # the client hung up
+
+
+@pytest.mark.parametrize("status_answer", ["rate_limited", "unavailable"])
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_retry_after_holds_the_message_and_every_call_until_then(fake_gateway, status_answer, form):
+    fake_gateway.faults(answer=status_answer, retry_after=3, retry_after_format=form)
+
+    [outcome] = _send()
+    later = _send(2, start=2)  # other messages, at once: the whole gateway is held
+
+    [attempt] = fake_gateway.attempts()[1]
+    assert outcome.result == RETRY
+    assert outcome.kind == status_answer
+    assert outcome.retry_at == pytest.approx(attempt["not_before"], abs=1.0)
+    assert outcome.retry_at >= attempt["not_before"] - 0.05
+    assert "with Retry-After" in outcome.error and "no call before" in outcome.error
+    assert {o.result for o in later} == {DEFERRED}
+    assert {o.retry_at for o in later} == {outcome.retry_at}
+    assert set(fake_gateway.attempts()) == {1}  # no call for the others
+
+
+def test_retry_after_is_shared_with_other_processes_through_redis(fake_gateway):
+    fake_gateway.faults(answer="rate_limited", retry_after=5)
+    [outcome] = _send()
+    gateway_client.gateway_reset()  # another process: a client that saw nothing itself
+
+    [later] = _send(1, start=2)
+
+    assert later.result == DEFERRED
+    assert later.retry_at == pytest.approx(outcome.retry_at)
+    assert set(fake_gateway.attempts()) == {1}
+
+
+def test_retry_after_is_capped_by_the_setting(fake_gateway, settings):
+    settings.GATEWAY_RETRY_AFTER_MAX = 2
+    gateway_client.gateway_reset()
+    fake_gateway.faults(answer="rate_limited", retry_after=3600)
+
+    before = time.time()
+    [outcome] = _send()
+
+    assert before + 1.9 <= outcome.retry_at <= time.time() + 2.1
+    assert "capped from 3600s (GATEWAY_RETRY_AFTER_MAX)" in outcome.error
+
+
+def test_a_429_without_retry_after_is_an_ordinary_retry(fake_gateway):
+    fake_gateway.faults(answer="rate_limited", retry_after=None)
+
+    [outcome] = _send()
+    [again] = _send()
+
+    assert (outcome.result, outcome.retry_at) == (RETRY, None)
+    assert "no Retry-After" in outcome.error
+    assert again.kind == "rate_limited"  # nothing held: the next call was made
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        (formatdate(1_000_060, usegmt=True), 60.0),
+        (formatdate(999_000, usegmt=True), 0.0),  # in the past
+        ("-5", None),
+        ("1.5", None),
+        ("٣", None),  # not an ASCII digit
+        ("soon", None),
+        ("9" * 100, None),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(value, expected):
+    assert retry_after_seconds(value, now=1_000_000) == expected
+
+
 def test_a_hanging_gateway_times_out_and_is_retried_later(fake_gateway, settings):
     settings.GATEWAY_TIMEOUT = 0.3
+    gateway_client.gateway_reset()
     fake_gateway.faults(hang_ratio=1.0)
 
     started = time.monotonic()
-    outcomes = gateway().send_many(_messages(3), deadline=time.time() + 60)
+    outcomes = _send(3)
 
     assert time.monotonic() - started < 2
     assert {o.result for o in outcomes} == {RETRY}
-    assert all("timeout" in o.error for o in outcomes)
+    assert {o.kind for o in outcomes} == {"timeout"}
+    assert all("timeout after" in o.error for o in outcomes)
 
 
 def test_a_wrong_token_is_a_final_failure(fake_gateway, settings):
     settings.GATEWAY_TOKEN = "wrong"
+    gateway_client.gateway_reset()
 
-    outcomes = gateway().send_many(_messages(1), deadline=time.time() + 60)
+    [outcome] = _send()
 
-    assert outcomes[0].result == FAILED
-    assert "HTTP 401" in outcomes[0].error
+    assert (outcome.result, outcome.kind) == (FAILED, "rejected")
+    assert "HTTP 401" in outcome.error
+
+
+def test_a_control_character_in_an_answer_is_escaped():
+    outcome = gateway_client._judge(1, 500, {}, b"bad\x00answer\n", retry_after_max=60, now=time.time())
+
+    assert outcome.error == "HTTP 500: bad\\x00answer\\x0a"
 
 
 def test_no_call_starts_after_the_deadline(fake_gateway):
@@ -40,18 +204,47 @@ def test_no_call_starts_after_the_deadline(fake_gateway):
     assert fake_gateway.stats()["outcomes"] == {}
 
 
-def test_the_rate_limit_is_shared_through_redis(fake_gateway, settings):
-    settings.GATEWAY_RATE_LIMIT = 20
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
-        *[RateLimiter.KEY.format(int(time.time()) + i) for i in range(-1, 5)]
-    )
+def _send_from_a_process(start: int, n: int, at_fraction: float | None, results) -> None:
+    gateway_client.gateway_reset()  # the parent's client belongs to the parent
+    if at_fraction is not None:  # start at this fraction of a wall-clock second
+        time.sleep((at_fraction - time.time() % 1) % 1)
+    outcomes = gateway().send_many(_messages(n, start), deadline=time.time() + 60)
+    results.put(sorted({o.result for o in outcomes}))
 
-    started = time.monotonic()
-    outcomes = gateway().send_many(_messages(50), deadline=time.time() + 60)
-    elapsed = time.monotonic() - started
 
-    assert {o.result for o in outcomes} == {SENT}
-    assert elapsed >= 1.0  # 50 calls at 20/s span at least two one-second windows
+def _in_processes(args_of: list[tuple]) -> list:
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=_send_from_a_process, args=(*args, results)) for args in args_of]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=10)
+    return answers
+
+
+def test_the_rate_limit_is_a_moving_window_shared_by_worker_processes(fake_gateway, settings):
+    # given a limit of 25 calls a second, all taken by one worker process in a burst just
+    # before a wall-clock second ends (where a fixed window would start afresh 50 ms later)
+    settings.GATEWAY_RATE_LIMIT = 25
+    gateway_client.gateway_reset()
+    assert _in_processes([(1, 25, 0.95)]) == [[SENT]]
+    store = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    [window] = store.scan_iter(f"{gateway_client.RateLimiter.KEY_PREFIX}*")
+    burst_began = min(float(stamp) for stamp in store.lrange(window, 0, -1))  # when the limiter granted
+
+    # when three other worker processes send 10 messages each at once
+    outcomes = _in_processes([(i * 100, 10, None) for i in (1, 2, 3)])
+
+    # then all are sent; none reached the gateway before the burst's window had moved on a
+    # whole second, and the last five a second later still: 25 a second, over processes
+    assert outcomes == [[SENT]] * 3
+    arrivals = {message_id: calls[0]["at"] for message_id, calls in fake_gateway.attempts().items()}
+    later = sorted(at for message_id, at in arrivals.items() if message_id >= 100)
+    assert len(arrivals) == 55
+    assert later[0] >= burst_began + 1.0
+    assert later[-1] >= burst_began + 2.0
 
 
 def test_the_breaker_opens_on_failures_probes_once_and_closes_on_success():

@@ -90,7 +90,7 @@ def stack(servers):
         stack.gateway_url = f"http://127.0.0.1:{gateway_port}"
         stack.start(
             "fake-gateway",
-            [sys.executable, "-m", "mailings.fake_gateway", "--port", str(gateway_port), "--token", "faults"],
+            [sys.executable, "-m", "devtools.fake_gateway", "--port", str(gateway_port), "--token", "faults"],
         )
         wait_until(lambda: requests.get(f"{stack.gateway_url}/health", timeout=1).ok, timeout=20, what="gateway")
         stack.start_web()
