@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -16,12 +17,14 @@ from tests.stack import free_port
 @dataclass
 class _Handler:
     messages: list[Message] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each message
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: SMTP, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content)
         with self.lock:
             self.messages.append(message)
+            self.accepted_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
 
@@ -37,6 +40,12 @@ class SmtpSink:
     def messages(self) -> list[Message]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    @property
+    def arrivals(self) -> list[tuple[float, Message]]:
+        """Each accepted message with the moment (time.monotonic()) the sink accepted it."""
+        with self.handler.lock:
+            return list(zip(self.handler.accepted_at, self.handler.messages, strict=True))
 
     def start(self) -> SmtpSink:
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)

@@ -4,8 +4,9 @@ A production line and the shop keep working (robots and orders, each with its ow
 Idempotency-Key, retried with the same key until accepted) while, one after another,
 PostgreSQL restarts, Redis restarts, a worker is killed, the SMTP server is away and the
 SMS gateway is down in the middle of a mailing; a report is asked for meanwhile.
-Afterwards nothing is lost or duplicated, and every error a client saw was a 503 with
-Retry-After. The load and every wait are bounded in count and time; loopback only.
+Afterwards nothing is lost or duplicated (but for the one duplicate the outbox's design
+allows: an e-mail the SMTP server accepted while PostgreSQL went down under the worker is
+sent again), and every error a client saw was a 503 with Retry-After. The load and every wait are bounded in count and time; loopback only.
 """
 
 import shutil
@@ -168,7 +169,9 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
         load.wait_for_progress()
 
         load.phase = "postgres restart"
+        restart_began = time.monotonic()
         servers["postgres"].pg_ctl("restart")
+        restart_ended = time.monotonic()
         load.wait_for_progress()
 
         load.phase = "redis down"
@@ -256,14 +259,27 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
             what="every message of the mailing to be sent",
         )
 
-    received = Counter(message["To"] for message in servers["smtp"].messages)
+    arrivals = servers["smtp"].arrivals
+    received = Counter(message["To"] for _, message in arrivals)
     assert set(received) == set(load.orders_by_email)
-    assert max(received.values()) == 1, [address for address, count in received.items() if count > 1]
+    # The one duplicate the design allows: the SMTP server accepted an e-mail while
+    # PostgreSQL went down under the worker, so the row recording it as sent never
+    # committed and the outbox sent it again. Any other second copy is a bug.
+    for address, count in received.items():
+        if count == 1:
+            continue
+        copies = sorted((at, message["X-R4C-Email-Id"]) for at, message in arrivals if message["To"] == address)
+        assert count == 2 and copies[0][1] == copies[1][1], (address, copies)
+        assert restart_began - 2 <= copies[0][0] <= restart_ended + 2, (
+            f"{address} got a second copy of an e-mail first accepted outside the PostgreSQL restart "
+            f"({copies[0][0] - restart_began:+.1f}s from its start, which took {restart_ended - restart_began:.1f}s)"
+        )
     gateway = requests.get(f"{stack.gateway_url}/_control/stats", timeout=5).json()
     assert gateway["delivered"] == 40
     print(
         f"\nfault suite: order+robot pairs accepted by phase {dict(load.completed_by_phase)}; "
         f"client errors by (phase, status) {dict(load.errors)}; robots {load.accepted['robots']}, "
-        f"orders {load.accepted['orders']}, e-mails received {sum(received.values())} (one each); "
+        f"orders {load.accepted['orders']}, e-mails received {sum(received.values())} "
+        f"({sum(received.values()) - len(received)} resent after the PostgreSQL restart); "
         f"gateway {gateway['outcomes']}, delivered {gateway['delivered']}, duplicates {gateway['duplicates']}"
     )
