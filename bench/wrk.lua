@@ -4,7 +4,8 @@
 --   WRK_METHOD   POST, GET, ...
 --   WRK_BODY     body template; {n} is a number unique to the request in this run,
 --                {created} a factory-time 'YYYY-MM-DD hh:mm:ss' that moves on by a second
---                with each request (always in the past)
+--                with each request (always in the past); wrk.py replaces {run} with a
+--                token unique to the invocation before wrk starts
 --   WRK_HEADERS  header lines "Name: value", separated by newlines; {n} as above
 --   WRK_TIMELINE "1": count the answers per second of wall-clock time (costs some CPU)
 

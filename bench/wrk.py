@@ -33,7 +33,10 @@ def run_wrk(
     timeout_seconds: int = 10,
 ) -> dict:
     """Runs wrk against `url`; returns its figures (see the module's docstring)."""
+    run_id = f"{time.time_ns():x}"  # {run}: unique to this invocation (e.g. for Idempotency-Key)
     header_lines = {"Content-Type": "application/json", **(headers or {})}
+    header_lines = {name: value.replace("{run}", run_id) for name, value in header_lines.items()}
+    body = body.replace("{run}", run_id)
     env = {
         **os.environ,
         "WRK_METHOD": method,

@@ -65,7 +65,7 @@ def single(ctx, version_id: int, auth: dict) -> dict:
             api.append(ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=seconds))
             bare.append(ctx.wrk(f"{bare_url}/robots/", body=ROBOT_BODY, headers=bare_headers, seconds=seconds))
         idempotent = ctx.wrk(
-            "/api/v1/robots/", body=ROBOT_BODY, headers={**auth, "Idempotency-Key": "bench-{n}"}, seconds=seconds
+            "/api/v1/robots/", body=ROBOT_BODY, headers={**auth, "Idempotency-Key": "bench-{run}-{n}"}, seconds=seconds
         )
     finally:
         ctx.stop_bare_web()
