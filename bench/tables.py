@@ -66,3 +66,24 @@ def children(pid: int) -> list[int]:
             except (FileNotFoundError, ProcessLookupError, IndexError):
                 pass
     return found
+
+
+def tcp_connections(pid: int) -> list[str]:
+    """The TCP sockets of a process that are not listening ("local -> remote" in hex, as
+    /proc/net/tcp gives them): what a forked child would share with its parent."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if inode in inodes and state != "0A":  # 0A: LISTEN
+                found.append(f"{local} -> {remote}")
+    return found

@@ -10,6 +10,7 @@ lives in the mailing workers only. Prometheus' per-process files are keyed by pi
 prometheus_client starts new files when it sees that its pid changed.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -62,6 +63,10 @@ def _finish_preloading() -> None:
     with translation.override(settings.LANGUAGE_CODE):
         translation.gettext("This field is required.")  # loads the message catalogs once
     connections.close_all()
+    # The imported modules live as long as the process: moved out of the collector's sight,
+    # a worker's full collections neither walk them nor write to (and so copy) their pages.
+    gc.collect()
+    gc.freeze()
 
 
 def pre_fork(server, worker) -> None:

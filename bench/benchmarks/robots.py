@@ -23,7 +23,7 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tables import children, figure, markdown_table, write_markdown
+from tables import children, figure, markdown_table, tcp_connections, write_markdown
 
 CONNECTIONS = 8
 ROBOT_BODY = '{"model": "R2", "version": "D2", "created": "{created}"}'
@@ -194,6 +194,8 @@ def run(ctx) -> dict:
     version_id = catalog(ctx)
     auth = {"Authorization": f"Token {ctx.token('production_line')}"}
     single_runs = single(ctx, version_id, auth)
+    # Preloading must not hand a socket (PostgreSQL, Redis) down to the workers it forks.
+    master_sockets = tcp_connections(ctx.stack.processes["web"].popen.pid)
     recycle_runs = recycling(ctx, auth)
     batch_figures = batch(ctx, version_id, auth)
 
@@ -249,6 +251,8 @@ def run(ctx) -> dict:
             "## Single robot",
             markdown_table(["what", "requests/s", "p50 ms", "p99 ms", "wrk CPU"], single_rows),
             f"Ratio API / bare view (target ≥ 0.50): **{ratio}**",
+            f"TCP connections held by the gunicorn master after preloading and the load (must be 0, "
+            f"or a worker would share them): {len(master_sockets)}",
             "## Recycling",
             markdown_table(
                 ["gunicorn", "workers started", "requests/s", "worst second", "median second", "p99 ms"], recycle_rows
@@ -269,6 +273,7 @@ def run(ctx) -> dict:
         ],
     )
     summary = {
+        "gunicorn master: TCP connections it holds after preloading and load (must be 0)": len(master_sockets),
         "single robot: API requests/s (median)": api_rps,
         "single robot: API p50 / p99 ms": f"{_median(api, 'p50_ms')} / {_median(api, 'p99_ms')}",
         "single robot: bare view requests/s (median)": bare_rps,
@@ -293,6 +298,7 @@ def run(ctx) -> dict:
         "single": single_runs,
         "recycling": recycle_runs,
         "batch": batch_figures,
+        "master_tcp_connections": master_sockets,
         "tables": [table_name, figure_name],
         "summary": summary,
     }
