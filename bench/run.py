@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -29,6 +30,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 import django  # noqa: E402
 
 django.setup()
+# The benchmarks print their own figures; the SMTP server's and matplotlib's chatter would bury them.
+for _name in ("mail.log", "matplotlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 from tests.stack import BACKEND_DIR, Stack, deployed_stack, free_port  # noqa: E402
 from wrk import run_wrk  # noqa: E402

@@ -28,9 +28,9 @@ SPANS = [
     ("robots: INSERT the robot (ORM create)", "robots.services:_insert_robot"),
     ("orders: allocation (orders_allocate)", "robots.services:orders_allocate"),
     ("orders: allocation advisory lock", "orders.services:_lock_serials"),
-    ("robots: output serializer", "rest_framework.serializers:Serializer.data"),
+    ("DRF: output serializer (.data)", "rest_framework.serializers:Serializer.data"),
     # POST /api/v1/useradd/
-    ("useradd: input serializer is_valid", "rest_framework.serializers:Serializer.is_valid"),
+    ("DRF: input serializer is_valid", "rest_framework.serializers:Serializer.is_valid"),
     ("useradd: account_register service", "accounts.apis:account_register"),
     ("useradd: login/e-mail/phone taken checks", "accounts.services:_taken_fields"),
     ("useradd: password generation", "accounts.services:password_generate"),
