@@ -244,6 +244,7 @@ def main(names: list[str]) -> None:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"--- {name} (scale {SCALE})", flush=True)
         started = time.perf_counter()
+        load_at_start = machine()["load_average_1_5_15"]
         with deployed_stack(extra_env=dict(PRODUCTION_ENV)) as stack:
             stack.start_web()
             result = module.run(BenchContext(stack))
@@ -251,7 +252,7 @@ def main(names: list[str]) -> None:
         result["seconds"] = round(time.perf_counter() - started, 1)
         result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
         result["command"] = f"BENCH_SCALE={SCALE} make bench BENCH={name}"
-        result["machine"] = machine()
+        result["machine"] = {**machine(), "load_average_at_start": load_at_start}
         (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
         for key, value in result.get("summary", {}).items():
             print(f"{name}: {key} = {value}", flush=True)

@@ -62,6 +62,7 @@ def summarise(records: list[dict]) -> dict:
         "statuses": sorted({r["status"] for r in records}),
         "total_mean_ms": _ms(statistics.fmean(totals)),
         "total_median_ms": _ms(statistics.median(totals)),
+        "cpu_mean_ms": _ms(statistics.fmean(r["cpu_ns"] for r in records)),
         "inner_mean_ms": _ms(statistics.fmean(r["inner_ns"] for r in records if r["inner_ns"] is not None)),
         "middleware_ms": {name: _ms(ns) for name, ns in middleware.items()},
         "spans": {name: {"calls": round(c / count, 2), "ms": _ms(ns / count)} for name, (c, ns) in spans.items()},
@@ -80,7 +81,9 @@ def _section(title: str, figures: dict, client: dict | None) -> list[str]:
     lines = [
         f"## {title}",
         f"{figures['requests']} requests, statuses {figures['statuses']}. Django's share of a request "
-        f"(WSGI handler, probes on): mean **{total} ms**, median {figures['total_median_ms']} ms"
+        f"(WSGI handler, probes on): mean **{total} ms**, median {figures['total_median_ms']} ms, of which "
+        f"{figures['cpu_mean_ms']} ms of the worker's CPU"
+        " (the rest is waiting: for PostgreSQL, or for a core when the machine is busy)"
         + (
             f"; the client (wrk, 1 connection) saw p50 {client['p50_ms']} ms, "
             f"{client['requests_per_second']} requests/s on one worker."
@@ -201,7 +204,8 @@ def run(ctx) -> dict:
         "missing_spans": missing,
         "tables": [robot_table, useradd_table],
         "summary": {
-            "robot POST: Django's share, mean ms (probes on)": plain["total_mean_ms"],
+            "robot POST: Django's share, mean ms (probes on) / of which worker CPU": f"{plain['total_mean_ms']} / "
+            f"{plain['cpu_mean_ms']}",
             "robot POST: SQL statements / ms in the driver": f"{plain['sql_statements_per_request']} / "
             f"{plain['sql_total_ms']}",
             "robot POST: slowest middleware": max(plain["middleware_ms"].items(), key=lambda item: item[1]),

@@ -2,7 +2,8 @@
 
 One gunicorn sync worker serves one request at a time, so one record per process is
 enough. Each request appends one JSON line to PROFILE_DIR/PID.jsonl:
-    {"path", "method", "status", "total_ns", "middleware_ns": [...], "spans": {name: [calls, ns]},
+    {"path", "method", "status", "total_ns", "cpu_ns" (this process's CPU), "middleware_ns": [...],
+     "spans": {name: [calls, ns]},
      "sql": {statement: [calls, ns]}}
 Spans are inclusive (a span inside another counts in both); a span entered again while it
 runs (recursion) counts once. A span whose target does not exist is listed in
@@ -123,10 +124,12 @@ def _outermost(handler_call):
             return start_response(status, headers, *args)
 
         _record = {"spans": {}, "sql": {}, "ins": {}, "outs": {}}
+        cpu_started = time.process_time_ns()
         started = time.perf_counter_ns()
         with connection.execute_wrapper(_sql_timer):
             response = handler_call(self, environ, recording_start_response)
         total = time.perf_counter_ns() - started
+        cpu = time.process_time_ns() - cpu_started
         record, _record = _record, None
         ins, outs = record.pop("ins"), record.pop("outs")
         middleware_ns = []
@@ -141,6 +144,7 @@ def _outermost(handler_call):
             method=environ.get("REQUEST_METHOD"),
             status=statuses[0] if statuses else "",
             total_ns=total,
+            cpu_ns=cpu,
             inner_ns=(outs[count] - ins[count]) if count in ins else None,
             middleware_ns=middleware_ns,
             middleware=[settings.MIDDLEWARE[2 * i - 1] for i in range(1, count + 1)],
