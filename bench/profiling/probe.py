@@ -30,6 +30,7 @@ _active: set[str] = set()
 _installed = False
 _output = None
 _WHITESPACE = re.compile(r"\s+")
+_SAVEPOINT_NAME = re.compile(r'"s\d+_x\d+"')  # Django names each savepoint uniquely
 
 
 def _span(name: str, function):
@@ -107,7 +108,7 @@ def _sql_timer(execute, sql, params, many, context):
         return execute(sql, params, many, context)
     finally:
         if _record is not None:
-            key = _WHITESPACE.sub(" ", str(sql)).strip()[:160]
+            key = _SAVEPOINT_NAME.sub('"s…"', _WHITESPACE.sub(" ", str(sql))).strip()[:160]
             entry = _record["sql"].setdefault(key, [0, 0])
             entry[0] += 1
             entry[1] += time.perf_counter_ns() - started
