@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -234,6 +235,12 @@ def write_markdown() -> None:
 
 
 def main(names: list[str]) -> None:
+    # The deployments' directories live in the checkout's var/ (ignored by git), apart from
+    # /tmp, where test runs of other checkouts on the same machine make stacks of their own.
+    temp_root = REPO_DIR / "var" / "bench"
+    temp_root.mkdir(parents=True, exist_ok=True)
+    temp_root.chmod(0o755)  # PostgreSQL's server reads and writes files for COPY below it
+    tempfile.tempdir = str(temp_root)
     available = sorted(path.stem for path in (BENCH_DIR / "benchmarks").glob("*.py") if not path.stem.startswith("_"))
     selected = names or available
     unknown = set(selected) - set(available)

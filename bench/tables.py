@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -34,7 +35,7 @@ def figure(name: str, draw, *, title: str, xlabel: str, ylabel: str, logx: bool 
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     if logx:
-        axes.set_xscale("symlog", linthresh=1)
+        axes.set_xscale("log")
     axes.grid(True, alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend()
@@ -87,3 +88,9 @@ def tcp_connections(pid: int) -> list[str]:
             if inode in inodes and state != "0A":  # 0A: LISTEN
                 found.append(f"{local} -> {remote}")
     return found
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

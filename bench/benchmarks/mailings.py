@@ -202,10 +202,48 @@ def _gateway_module() -> str:
     raise RuntimeError("the fake SMS gateway was not found")
 
 
+def plot_rates(runs: list[dict]) -> str:
+    """mailings.png: messages/s of the platform and of the bare loop against the mailing's size."""
+    from tables import figure
+
+    def draw(axes):
+        two = [r for r in runs if r["processes"] == 2]
+        axes.plot(
+            [r["messages"] for r in two],
+            [r["messages_per_second"] for r in two],
+            "o-",
+            label="platform, 2 worker processes",
+        )
+        axes.plot(
+            [r["messages"] for r in two],
+            [r["bare_messages_per_second"] for r in two],
+            "s--",
+            label="bare aiohttp loop, 2 processes",
+        )
+        for r in runs:
+            if r["processes"] == 1:
+                axes.plot(
+                    [r["messages"]], [r["messages_per_second"]], "^", markersize=10, label="platform, 1 worker process"
+                )
+                axes.plot(
+                    [r["messages"]], [r["bare_messages_per_second"]], "v", markersize=10, label="bare loop, 1 process"
+                )
+        axes.set_ylim(bottom=0)
+
+    return figure(
+        "mailings",
+        draw,
+        title=f"Mailing fan-out, gateway at {LATENCY_MS} ms",
+        xlabel="messages in the mailing (log)",
+        ylabel="messages/s",
+        logx=True,
+    )
+
+
 def run(ctx) -> dict:
     import requests
 
-    from tables import figure, markdown_table, write_markdown
+    from tables import markdown_table, write_markdown
     from tests.stack import BACKEND_DIR, free_port, wait_until
 
     sizes = ctx.sized(small=[2_000, 10_000, 30_000], full=[10_000, 100_000, 1_000_000])
@@ -286,38 +324,7 @@ def run(ctx) -> dict:
         for r in runs
     ]
 
-    def draw(axes):
-        two = [r for r in runs if r["processes"] == 2]
-        axes.plot(
-            [r["messages"] for r in two],
-            [r["messages_per_second"] for r in two],
-            "o-",
-            label="platform, 2 worker processes",
-        )
-        axes.plot(
-            [r["messages"] for r in two],
-            [r["bare_messages_per_second"] for r in two],
-            "s--",
-            label="bare aiohttp loop, 2 processes",
-        )
-        for r in runs:
-            if r["processes"] == 1:
-                axes.plot(
-                    [r["messages"]], [r["messages_per_second"]], "^", markersize=10, label="platform, 1 worker process"
-                )
-                axes.plot(
-                    [r["messages"]], [r["bare_messages_per_second"]], "v", markersize=10, label="bare loop, 1 process"
-                )
-        axes.set_ylim(bottom=0)
-
-    plot = figure(
-        "mailings",
-        draw,
-        title=f"Mailing fan-out, gateway at {LATENCY_MS} ms",
-        xlabel="messages in the mailing (log)",
-        ylabel="messages/s",
-        logx=True,
-    )
+    plot = plot_rates(runs)
     table = write_markdown(
         "mailings",
         "Mailings as they grow, and one worker process against two",

@@ -15,6 +15,7 @@ Target (issue 16): the cost does not grow with the table or with other serials' 
 
 from __future__ import annotations
 
+import statistics
 import time
 
 from psycopg import sql
@@ -26,6 +27,12 @@ BULK_MODELS = ["C3", "BB", "K2", "IG", "HK", "T1", "DR", "R2"]
 BULK_VERSIONS = ["A1", "B1", "X7", "PO", "D2"]
 CONNECTIONS = 8
 CONDITIONS = ["no waiting order", "orders waiting for another serial", "orders waiting for R2-D2"]
+
+
+def machine_load() -> float:
+    """The machine's 1-minute load average (2 cores: above 2, work waits for a core)."""
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
 
 
 def bulk_catalog(ctx) -> list[tuple[int, str, str]]:
@@ -105,10 +112,36 @@ def waiting_orders(ctx, serial: str, count: int) -> None:
     ctx.psql("ANALYZE orders_order")
 
 
+def plot_latency(results: dict, connections: int) -> str:
+    """robot_growth.png: p50 and p99 of each condition against the robots in the table."""
+    rows = list(results.values())
+
+    def draw(axes):
+        positions = range(len(rows))
+        for condition, colour in zip(CONDITIONS, ["tab:blue", "tab:orange", "tab:green"], strict=True):
+            axes.plot(
+                positions, [row[condition]["p50_ms"] for row in rows], "o-", color=colour, label=f"{condition}: p50"
+            )
+            axes.plot(
+                positions, [row[condition]["p99_ms"] for row in rows], "s--", color=colour, label=f"{condition}: p99"
+            )
+        axes.set_xticks(list(positions), [f"{row['robots_in_table']:,}" for row in rows])
+        axes.set_ylim(bottom=0)
+
+    return figure(
+        "robot_growth",
+        draw,
+        title=f"POST /api/v1/robots/ latency (wrk, {connections} connections) as the work grows",
+        xlabel="robots in the table",
+        ylabel="ms",
+    )
+
+
 def run(ctx) -> dict:
     sizes = ctx.sized(small=[0, 100_000, 300_000], full=[0, 1_000_000, 10_000_000])
     orders = ctx.sized(small=2_000, full=10_000)
     seconds = ctx.sized(small=4, full=10)
+    rounds = ctx.sized(small=1, full=3)
     catalog(ctx)
     versions = bulk_catalog(ctx)
     auth = {"Authorization": f"Token {ctx.token('production_line')}"}
@@ -121,64 +154,54 @@ def run(ctx) -> dict:
         in_table = ctx.psql("SELECT count(*) FROM robots_robot")[0][0]
         print(f"robot_growth: {in_table:,} robots in the table", flush=True)
         row = {"robots_in_table": in_table}
-        for condition in CONDITIONS:
-            if condition == CONDITIONS[1]:
-                waiting_orders(ctx, "C3-PO", orders)
-            elif condition == CONDITIONS[2]:
-                waiting_orders(ctx, "R2-D2", orders)
-            ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=2, connections=CONNECTIONS)
-            result = ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=seconds, connections=CONNECTIONS)
-            if any(result["errors"].values()):
-                raise RuntimeError(f"{condition} at {size}: {result['errors']}")
-            if condition != CONDITIONS[0]:
-                result["waiting_left"] = ctx.psql("SELECT count(*) FROM orders_order WHERE status = 'waiting'")[0][0]
-                ctx.psql("DELETE FROM orders_order WHERE status = 'waiting'")
-            row[condition] = result
+        runs: dict[str, list[dict]] = {condition: [] for condition in CONDITIONS}
+        # The conditions alternate, round after round, so a neighbour's load weighs on all alike.
+        for _ in range(rounds):
+            for condition in CONDITIONS:
+                if condition == CONDITIONS[1]:
+                    waiting_orders(ctx, "C3-PO", orders)
+                elif condition == CONDITIONS[2]:
+                    waiting_orders(ctx, "R2-D2", orders)
+                ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=2, connections=CONNECTIONS)
+                result = ctx.wrk(
+                    "/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=seconds, connections=CONNECTIONS
+                )
+                if any(result["errors"].values()):
+                    raise RuntimeError(f"{condition} at {size}: {result['errors']}")
+                result["load_average"] = machine_load()
+                if condition != CONDITIONS[0]:
+                    [(waiting_left,)] = ctx.psql("SELECT count(*) FROM orders_order WHERE status = 'waiting'")
+                    result["waiting_left"] = waiting_left
+                    ctx.psql("DELETE FROM orders_order WHERE status = 'waiting'")
+                runs[condition].append(result)
+        for condition, condition_runs in runs.items():
+            row[condition] = {
+                key: statistics.median(run[key] for run in condition_runs)
+                for key in ("p50_ms", "p99_ms", "requests_per_second", "load_average")
+            } | {"runs": condition_runs}
         results[size] = row
 
     headers = ["robots in the table"]
     for condition in CONDITIONS:
         headers += [f"{condition}: p50 ms", "p99 ms", "req/s"]
+    headers.append("load average")
     rows = []
     for row in results.values():
         cells = [f"{row['robots_in_table']:,}"]
         for condition in CONDITIONS:
             cells += [row[condition]["p50_ms"], row[condition]["p99_ms"], row[condition]["requests_per_second"]]
+        cells.append(statistics.median(row[condition]["load_average"] for condition in CONDITIONS))
         rows.append(cells)
 
-    def draw(axes):
-        xs = [row["robots_in_table"] for row in results.values()]
-        for condition, colour in zip(CONDITIONS, ["tab:blue", "tab:orange", "tab:green"], strict=True):
-            axes.plot(
-                xs,
-                [row[condition]["p50_ms"] for row in results.values()],
-                "o-",
-                color=colour,
-                label=f"{condition}: p50",
-            )
-            axes.plot(
-                xs,
-                [row[condition]["p99_ms"] for row in results.values()],
-                "s--",
-                color=colour,
-                label=f"{condition}: p99",
-            )
-        axes.set_ylim(bottom=0)
-
-    plot = figure(
-        "robot_growth",
-        draw,
-        title=f"POST /api/v1/robots/ latency (wrk, {CONNECTIONS} connections) as the work grows",
-        xlabel="robots in the table (symlog)",
-        ylabel="ms",
-        logx=True,
-    )
+    plot = plot_latency(results, CONNECTIONS)
     table = write_markdown(
         "robot_growth",
         "Single robot POST as the robots table and the waiting orders grow",
         [
             f"Command: `BENCH_SCALE={ctx.scale} make bench BENCH=robot_growth`. gunicorn workers: "
-            f"{ctx.stack.env.get('WEB_CONCURRENCY')}; wrk: {CONNECTIONS} connections, {seconds} s a cell. "
+            f"{ctx.stack.env.get('WEB_CONCURRENCY')}; wrk: {CONNECTIONS} connections, {seconds} s a run, medians "
+            f"of {rounds} rounds in which the three conditions alternate (load average: the machine's, "
+            "1 minute, during the cells; it has 2 cores). "
             f"Waiting orders: {orders:,} (another serial: C3-PO; the same serial: R2-D2, each robot then "
             "allocated and its e-mail queued). Bulk robots: 39 other serials, loaded with server-side COPY.",
             markdown_table(headers, rows),

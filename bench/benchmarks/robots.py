@@ -18,12 +18,15 @@ Targets (issue 16): single ≥ 0.50 of the bare view; no dip while workers recyc
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tables import children, figure, markdown_table, tcp_connections, write_markdown
+from tables import children, figure, markdown_table, process_cpu_seconds, tcp_connections, write_markdown
 
 CONNECTIONS = 8
 ROBOT_BODY = '{"model": "R2", "version": "D2", "created": "{created}"}'
@@ -101,6 +104,31 @@ class WorkerWatch:
         return len(self.seen) - self.initial
 
 
+def worker_boot(master_pid: int) -> dict:
+    """What starting one more worker costs, on an idle server: the master is asked for one more
+    (SIGTTIN); the new worker's CPU seconds and wall seconds until its CPU stops moving (it
+    then waits in accept()); then the master goes back to its worker count (SIGTTOU)."""
+    from tests.stack import wait_until
+
+    before = set(children(master_pid))
+    started = time.perf_counter()
+    os.kill(master_pid, signal.SIGTTIN)
+    [pid] = wait_until(lambda: set(children(master_pid)) - before, timeout=30, interval=0.005, what="a new worker")
+    readings: list[tuple[float, float]] = []
+
+    def settled() -> bool:
+        readings.append((time.perf_counter(), process_cpu_seconds(pid)))
+        recent = [cpu for at, cpu in readings if at >= readings[-1][0] - 0.5]
+        return readings[-1][0] - started > 0.6 and len(set(recent)) == 1
+
+    wait_until(settled, timeout=60, interval=0.02, what="the new worker to settle")
+    cpu = readings[-1][1]
+    wall = next(at for at, seen in readings if seen == cpu) - started
+    os.kill(master_pid, signal.SIGTTOU)
+    wait_until(lambda: len(children(master_pid)) == len(before), timeout=30, what="the worker count to settle")
+    return {"cpu_seconds": round(cpu, 3), "wall_seconds": round(wall, 3)}
+
+
 def recycling(ctx, auth: dict) -> dict:
     seconds = ctx.sized(small=12, full=30)
     max_requests = str(ctx.sized(small=300, full=500))
@@ -125,6 +153,7 @@ def recycling(ctx, auth: dict) -> dict:
                 run = ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=seconds, timeline=True)
             _assert_clean(run, label)
             run["workers_started"] = watch.started
+            run["worker_boot"] = worker_boot(ctx.stack.processes["web"].popen.pid)
             runs[label] = run
     finally:
         ctx.restart_web()
@@ -236,6 +265,7 @@ def run(ctx) -> dict:
                 min(timeline) if timeline else "",
                 round(statistics.median(timeline)) if timeline else "",
                 recycle["p99_ms"],
+                f"{recycle['worker_boot']['cpu_seconds']} / {recycle['worker_boot']['wall_seconds']}",
             ]
         )
     figure_name = _recycling_figure(recycle_runs)
@@ -255,7 +285,16 @@ def run(ctx) -> dict:
             f"or a worker would share them): {len(master_sockets)}",
             "## Recycling",
             markdown_table(
-                ["gunicorn", "workers started", "requests/s", "worst second", "median second", "p99 ms"], recycle_rows
+                [
+                    "gunicorn",
+                    "workers started",
+                    "requests/s",
+                    "worst second",
+                    "median second",
+                    "p99 ms",
+                    "a new worker's boot: CPU s / wall s",
+                ],
+                recycle_rows,
             ),
             f"![answers per second]({figure_name})",
             "## Batch",
@@ -287,6 +326,7 @@ def run(ctx) -> dict:
     }
     for row in recycle_rows:
         summary[f"recycling, {row[0]}: workers started / requests/s / worst second"] = f"{row[1]} / {row[2]} / {row[3]}"
+        summary[f"recycling, {row[0]}: a new worker's boot CPU s / wall s (idle server)"] = row[6]
     summary.update(
         {
             "batch: API robots/s": round(batch_figures["api_robots_per_second"]),

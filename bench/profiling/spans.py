@@ -35,7 +35,7 @@ SPANS = [
     ("useradd: login/e-mail/phone taken checks", "accounts.services:_taken_fields"),
     ("useradd: password generation", "accounts.services:password_generate"),
     ("useradd: argon2id hash (the hasher)", "accounts.hashers:ConfiguredArgon2PasswordHasher.encode"),
-    ("useradd: full_clean", "django.db.models:Model.full_clean"),
+    ("ORM: Model.full_clean", "django.db.models:Model.full_clean"),
     ("useradd: request-log middleware record", "accounts.middleware:registration_request_record"),
     ("useradd: throttle (Redis)", "accounts.throttling:FailOpenScopedRateThrottle.allow_request"),
     ("useradd: request-log metric", "accounts.middleware:useradd_request_observe"),
