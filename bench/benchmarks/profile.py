@@ -17,6 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
+from benchmarks.robot_growth import sell_free_robots
 from benchmarks.robots import ROBOT_BODY, catalog
 from benchmarks.useradd import registration_bodies
 from tables import markdown_table, write_markdown
@@ -132,6 +133,8 @@ def _waiting_orders(ctx, serial: str, count: int) -> None:
         "FROM generate_series(1, %s::int) i",
         [count],
     )
+    # Orders wait only while no robot of their serial is free: sell the robots posted so far.
+    sell_free_robots(ctx, serial, customer_tag="bench")
     ctx.psql(
         "INSERT INTO orders_order (customer_id, robot_serial, status, created_at) "
         "SELECT id, %s, 'waiting', now() FROM customers_customer WHERE email LIKE 'profile-%%'",
