@@ -216,6 +216,7 @@ def write_markdown() -> None:
         "",
         "The newest figures of each benchmark (`make bench`; see bench/README.md). Each section",
         "says when it ran, at which scale, and how loaded the machine was (load average at the end).",
+        "What the profile says about the robot POST and useradd, and what to change: [hot_path.md](hot_path.md).",
         "",
     ]
     for path in sorted(RESULTS_DIR.glob("*.json")):
