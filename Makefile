@@ -46,8 +46,18 @@ manage: venv env-file ## any manage.py command, with .env's settings: make manag
 test: venv system-deps ## run every test (unit, API, end to end) on the real PostgreSQL and Redis
 	cd backend && ../backend/bin/with-services $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: venv system-deps ## the benchmarks (bench/README.md); BENCH="name ..." picks some
+bench: venv system-deps bench-deps ## the benchmarks (bench/README.md); BENCH="name ..." picks some, BENCH_SCALE=small a quick run
 	backend/bin/with-services $(BIN)/python bench/run.py $(BENCH)
+
+# wrk drives the HTTP load, psql \copy is the batch baseline, matplotlib draws the figures.
+.PHONY: bench-deps
+bench-deps: venv
+	@if ! command -v wrk >/dev/null || ! command -v psql >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			wrk postgresql-client >/dev/null; \
+	fi
+	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r bench/requirements.txt
 
 fuzz: venv system-deps ## the schema fuzzing of `make test`, longer (FUZZ_EXAMPLES per operation, default 200)
 	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} ../backend/bin/with-services $(BIN)/pytest tests/e2e/test_schema_fuzz.py $(PYTEST_ARGS)

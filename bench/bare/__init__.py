@@ -1,0 +1,1 @@
+"""The bare Django app the benchmarks compare against (its own settings, no project code)."""
