@@ -5,8 +5,9 @@ Idempotency-Key, retried with the same key until accepted) while, one after anot
 PostgreSQL restarts, Redis restarts, a worker is killed, the SMTP server is away and the
 SMS gateway is down in the middle of a mailing; a report is asked for meanwhile.
 Afterwards nothing is lost or duplicated (but for the one duplicate the outbox's design
-allows: an e-mail the SMTP server accepted while PostgreSQL went down under the worker is
-sent again), and every error a client saw was a 503 with Retry-After. The load and every wait are bounded in count and time; loopback only.
+allows: an e-mail the SMTP server accepted just as PostgreSQL or the worker went down is
+sent again), and every error a client saw was a 503 with Retry-After. The load and every
+wait are bounded in count and time; loopback only.
 """
 
 import shutil
@@ -169,9 +170,10 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
         load.wait_for_progress()
 
         load.phase = "postgres restart"
-        restart_began = time.monotonic()
+        # When the outbox may lose its record of a sent e-mail, and so send it again.
+        commit_lost_windows = [(time.monotonic(), None)]
         servers["postgres"].pg_ctl("restart")
-        restart_ended = time.monotonic()
+        commit_lost_windows[-1] = (commit_lost_windows[-1][0], time.monotonic())
         load.wait_for_progress()
 
         load.phase = "redis down"
@@ -182,7 +184,9 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
         load.wait_for_progress()
 
         load.phase = "worker killed"
+        killed_at = time.monotonic()
         stack.stop("worker", sig=signal.SIGKILL)
+        commit_lost_windows.append((killed_at, time.monotonic()))
         load.wait_for_progress(2)
         stack.start_worker()
         load.wait_for_progress()
@@ -262,17 +266,18 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
     arrivals = servers["smtp"].arrivals
     received = Counter(message["To"] for _, message in arrivals)
     assert set(received) == set(load.orders_by_email)
-    # The one duplicate the design allows: the SMTP server accepted an e-mail while
-    # PostgreSQL went down under the worker, so the row recording it as sent never
-    # committed and the outbox sent it again. Any other second copy is a bug.
+    # The one duplicate the design allows: the SMTP server accepted an e-mail just as
+    # PostgreSQL or the worker went down, so the row recording it as sent never committed
+    # and the outbox sent it again. Any other second copy is a bug.
     for address, count in received.items():
         if count == 1:
             continue
         copies = sorted((at, message["X-R4C-Email-Id"]) for at, message in arrivals if message["To"] == address)
         assert count == 2 and copies[0][1] == copies[1][1], (address, copies)
-        assert restart_began - 2 <= copies[0][0] <= restart_ended + 2, (
-            f"{address} got a second copy of an e-mail first accepted outside the PostgreSQL restart "
-            f"({copies[0][0] - restart_began:+.1f}s from its start, which took {restart_ended - restart_began:.1f}s)"
+        first = copies[0][0]
+        assert any(began - 2 <= first <= ended + 2 for began, ended in commit_lost_windows), (
+            f"{address} got a second copy of an e-mail first accepted outside every fault that can lose the "
+            f"commit: at {first:.1f}, windows {commit_lost_windows}"
         )
     gateway = requests.get(f"{stack.gateway_url}/_control/stats", timeout=5).json()
     assert gateway["delivered"] == 40
@@ -280,6 +285,6 @@ def test_faults_lose_and_duplicate_nothing_and_clients_only_see_503s(stack, serv
         f"\nfault suite: order+robot pairs accepted by phase {dict(load.completed_by_phase)}; "
         f"client errors by (phase, status) {dict(load.errors)}; robots {load.accepted['robots']}, "
         f"orders {load.accepted['orders']}, e-mails received {sum(received.values())} "
-        f"({sum(received.values()) - len(received)} resent after the PostgreSQL restart); "
+        f"({sum(received.values()) - len(received)} resent after a lost commit); "
         f"gateway {gateway['outcomes']}, delivered {gateway['delivered']}, duplicates {gateway['duplicates']}"
     )
