@@ -36,3 +36,12 @@ def mask_login(value: str) -> str:
     if digits >= 10 and digits >= len(value) - 2:
         return mask_phone(value)
     return value
+
+
+def mask_others_login(value: str) -> str:
+    """Another account's login, as someone without the manager role sees it: masked like the
+    local part of an e-mail address (`ann` -> `a***`); an address or number as mask_login does."""
+    if not value:
+        return ""
+    masked = mask_login(value)
+    return masked if masked != value else f"{value[:1]}***"

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     # Records every useradd request, even those refused before the view (413, 429, 500).
     "accounts.middleware.RegistrationRequestLogMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
+    # Control characters in path parameters, query, read headers and cookies: a 400 (DESIGN.md §4).
+    "core.guards.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, so it wraps the API view alone: a write commits only with a 2xx answer.
+    "core.transactions.ApiWriteTransactionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -229,7 +233,8 @@ REST_FRAMEWORK = {
     ],
     # Secure by default: a view that declares no roles is open to superusers only.
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasRole"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with the string guard and a nesting limit (core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,

@@ -6,7 +6,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        import logging
+
         from celery.signals import task_postrun, task_prerun
+
+        from core.guards import ControlCharacterLogFilter
+
+        # Django logs the path of every 4xx/5xx request: no control character in a log line.
+        for name in ("django.request", "django.server"):
+            logging.getLogger(name).addFilter(ControlCharacterLogFilter())
 
         from core import metrics  # noqa: F401  (connects the Celery task-outcome signals)
         from core.logging import bind_task_id, unbind_task_id

@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.fields import EmailInputField
 from customers.models import Customer
 from customers.selectors import customer_list
 from customers.services import customer_create, customer_delete, customer_update
@@ -43,7 +44,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 
 
 class CustomerInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
+    email = EmailInputField(required=False, allow_null=True, allow_blank=True)
     phone_number = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=32, help_text="7XXXXXXXXXX"
     )

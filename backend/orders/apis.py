@@ -6,12 +6,13 @@ import django_filters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role
+from core.fields import EmailInputField
 from core.idempotency import idempotent
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from orders import selectors, services
 from orders.models import Order, OrderStatus
 
@@ -51,7 +52,7 @@ class OrderListCreateApi(ListAPIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = EmailInputField()
         robot_serial = serializers.RegexField(
             r"^[A-Za-z0-9]{2}-[A-Za-z0-9]{2}$", max_length=5, help_text="Model-version, e.g. R2-D2."
         )

@@ -44,7 +44,7 @@ def test_iso_8601_with_an_offset_is_accepted(catalog, line):
         ({**ROBOT, "version": 12}, "version", "Must be a string."),
         ({"model": "R2", "version": "D2"}, "created", "This field is required."),
         ({**ROBOT, "created": "yesterday"}, "created", "'yesterday' is not a date and time"),
-        ({**ROBOT, "created": "2023-02-30 10:00:00"}, "created", "is not a date and time"),
+        ({**ROBOT, "created": "2023-02-30 10:00:00"}, "created", "is not a valid date and time"),
         ({**ROBOT, "colour": "red"}, "colour", "Unknown field."),
     ],
 )
