@@ -64,7 +64,7 @@ def _text(value) -> str:
 def _text_cell(value) -> str:
     """A value as a cell of the text export: one line, no tab, never a formula."""
     text = _text(value)
-    if isinstance(value, str) and is_formula_like(text):
+    if not isinstance(value, int | float | datetime) and is_formula_like(text):  # numbers stay numbers
         text = "'" + text
     # One record per line, one field per tab: neither may appear inside a value.
     return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
