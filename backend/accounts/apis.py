@@ -34,7 +34,11 @@ ERROR_SCHEMA = {
     "properties": {
         "code": {"type": "string"},
         "detail": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "fields": {
+            "type": "object",
+            # Messages by field; a value nested in a field (a list, an object) is named by its place in it.
+            "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
+        },
     },
 }
 

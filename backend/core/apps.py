@@ -12,9 +12,10 @@ class CoreConfig(AppConfig):
 
         from core.guards import ControlCharacterLogFilter
 
-        # Django logs the path of every 4xx/5xx request: no control character in a log line.
-        for name in ("django.request", "django.server"):
-            logging.getLogger(name).addFilter(ControlCharacterLogFilter())
+        # Django logs the path of every 4xx/5xx request, and a message may quote any input:
+        # no log line carries a control character, whatever logger wrote it (core.guards).
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(ControlCharacterLogFilter())
 
         from core import metrics  # noqa: F401  (connects the Celery task-outcome signals)
         from core.logging import bind_task_id, unbind_task_id

@@ -182,7 +182,8 @@ class InputGuardMiddleware:
 
 class ControlCharacterLogFilter(logging.Filter):
     """Escapes control characters in a record's message (Django logs the request path of
-    every 4xx and 5xx answer): no log line carries one, whatever the format."""
+    every 4xx and 5xx answer): no log line carries one, whatever the format. Set on the
+    root logger's handlers (core.apps), so it sees every record they write."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -1,6 +1,7 @@
 """Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
 
 import django_filters
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -27,9 +28,17 @@ EXAMPLE = {
 
 class CustomerFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tag", help_text="Exact tag.")
-    operator_code = django_filters.CharFilter(field_name="operator_code", help_text="Exact operator code, e.g. 912.")
+    operator_code = django_filters.CharFilter(
+        field_name="operator_code",
+        help_text="Exact operator code, e.g. 912.",
+        validators=[RegexValidator(r"\A[0-9]{3}\Z", "An operator code is 3 digits.")],
+    )
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
-    phone_number = django_filters.CharFilter(field_name="phone_number")
+    phone_number = django_filters.CharFilter(
+        field_name="phone_number",
+        help_text="7XXXXXXXXXX",
+        validators=[RegexValidator(r"\A7[0-9]{10}\Z", "A phone number is 7XXXXXXXXXX (11 digits).")],
+    )
 
     class Meta:
         model = Customer
@@ -94,6 +103,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     roles = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
     serializer_class = CustomerOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
     filterset_class = CustomerFilter
 
     def get_queryset(self):

@@ -137,6 +137,7 @@ class MailingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     roles = ROLES
     serializer_class = MailingOutputSerializer
     filterset_class = MailingFilter
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
     multiline_fields = ("text",)  # core.parsers: the SMS text may hold line breaks
 
     def get_queryset(self):
@@ -312,6 +313,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
     roles = READERS  # every method: writes answer 405, not 403, as there are none
     serializer_class = MessageOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
     filterset_class = MessageFilter
 
     def get_queryset(self):

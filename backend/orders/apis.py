@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 
 import django_filters
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -36,9 +37,15 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "robot_serial", "status", "robot", "created", "notified_at", "cancelled_at"]
 
 
+SERIAL_PATTERN = r"\A[A-Za-z0-9]{2}-[A-Za-z0-9]{2}\Z"
+
+
 class OrderFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+    robot_serial = django_filters.CharFilter(
+        help_text="Model-version, e.g. R2-D2.", validators=[RegexValidator(SERIAL_PATTERN, "A serial is like R2-D2.")]
+    )
 
     class Meta:
         model = Order

@@ -12,7 +12,7 @@ from core.fields import DateTimeInputField
 from core.filters import DateTimeInputFilter
 from core.idempotency import idempotent
 from robots import selectors, services
-from robots.models import Robot, RobotModel
+from robots.models import CODE_VALIDATOR, Robot, RobotModel
 
 CATALOG_READERS = (Role.PRODUCTION_LINE, Role.SALES, Role.MANAGER)
 ROBOT_EXAMPLE = {"model": "R2", "version": "D2", "created": "2023-10-03 23:59:12"}
@@ -93,8 +93,8 @@ class RobotOutputSerializer(serializers.ModelSerializer):
 
 
 class RobotFilter(django_filters.FilterSet):
-    model = django_filters.CharFilter(max_length=2)
-    version = django_filters.CharFilter(max_length=2)
+    model = django_filters.CharFilter(validators=[CODE_VALIDATOR])
+    version = django_filters.CharFilter(validators=[CODE_VALIDATOR])
     created_after = DateTimeInputFilter(field_name="created", lookup_expr="gte")
     created_before = DateTimeInputFilter(field_name="created", lookup_expr="lt")
 
