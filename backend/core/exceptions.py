@@ -107,6 +107,13 @@ def constraint_violation_error(exc: IntegrityError) -> ApplicationError:
     return error(violation.detail, code=violation.code, fields={violation.field: [violation.message]})
 
 
+def database_error_response(exc: IntegrityError | DataError) -> JsonResponse:
+    """The one error shape for a constraint or a value the database refused outside a view's
+    own handling (at the commit of the request's transaction, core.transactions)."""
+    response = exception_handler(exc, {})
+    return JsonResponse(response.data, status=response.status_code)
+
+
 def service_unavailable_response() -> JsonResponse:
     """The 503 of the one error shape, for a database lost outside a view's own handling."""
     response = JsonResponse(

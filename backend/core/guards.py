@@ -139,8 +139,9 @@ def string_problems(
 
 class InputGuardMiddleware:
     """Refuses, with a 400 naming each field, a request whose path parameters, query, read
-    headers or session/CSRF cookies hold a control character; bodies are guarded by the
-    API's parsers (core.parsers), which know the view's `multiline_fields`.
+    headers or session/CSRF cookies hold a control character, or a page's form field one
+    other than a line break or a tab; the API's bodies are guarded by its parsers
+    (core.parsers), which know the view's `multiline_fields`.
 
     Runs as a view middleware, so path parameters are known by name, and before any view,
     authentication or session lookup touches the database.
@@ -173,11 +174,36 @@ class InputGuardMiddleware:
             value = request.COOKIES.get(cookie)
             if value and (character := forbidden_character(value)):
                 problems.append(((cookie,), forbidden_character_message(character)))
+        if request.method in ("POST", "PUT", "PATCH") and not _is_api_view(view_func):
+            problems.extend(_page_form_problems(request))
         if not problems:
             return None
         from core.exceptions import invalid_input_response
 
         return invalid_input_response(nest_errors(problems))
+
+
+def _is_api_view(view_func) -> bool:
+    from rest_framework.views import APIView
+
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
+def _page_form_problems(request: HttpRequest) -> list[tuple[tuple, str]]:
+    """A page's form (the sign-in, the admin's): its text areas may hold line breaks and tabs."""
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return []
+    problems = []
+    for key, values in request.POST.lists():
+        if LINE_FORBIDDEN.search(key):
+            problems.append(((key,), "The field name holds a control character."))
+            continue
+        for value in values:
+            if character := forbidden_character(value, multiline=True):
+                problems.append(((key,), forbidden_character_message(character, multiline=True)))
+                break
+    return problems
 
 
 class ControlCharacterLogFilter(logging.Filter):

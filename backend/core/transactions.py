@@ -10,7 +10,7 @@ which become savepoints inside this one.
 
 import logging
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from rest_framework.views import APIView
 
@@ -51,6 +51,14 @@ class ApiWriteTransactionMiddleware:
                 from core.exceptions import service_unavailable_response
 
                 return service_unavailable_response()
+        except (IntegrityError, DataError) as exc:
+            if not entered:
+                raise
+            # A deferred constraint (foreign keys are) fired at the commit: nothing was
+            # written, and the answer names the field as for any other violation.
+            from core.exceptions import database_error_response
+
+            return database_error_response(exc)
         if not entered:
             # The database is away: the view's own first query fails the same way and is
             # answered by the exception handler (a 503, and whatever the view records of it).

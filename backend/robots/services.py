@@ -256,6 +256,9 @@ def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Cal
         try:
             with transaction.atomic():
                 inserted = insert(inputs)
+                # The foreign key is deferred, and this block may be a savepoint of the
+                # request's transaction (core.transactions): check it here, not at its commit.
+                connection.check_constraints(table_names=[Robot._meta.db_table])
                 orders_allocate(serials={item.serial for item in inputs}, limit=len(inputs))
         except IntegrityError:
             catalog_cache.clear()

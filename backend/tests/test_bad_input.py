@@ -445,3 +445,14 @@ def test_the_statistics_page_refuses_a_bad_filter_too(django_user_model):
     assert client.get("/stats/?outcome=bogus").status_code == 400
     assert client.get("/stats/?days=8").status_code == 400
     assert client.get("/stats/?outcome=rejected&days=7").status_code == 200
+
+
+def test_a_page_form_field_with_a_control_character_is_a_400_naming_it(django_user_model):
+    django_user_model.objects.create_user(username="viewer", password="a-long-enough-passphrase")
+
+    refused = Client().post("/login/", {"username": "viewer\x01", "password": "a-long-enough-passphrase"})
+    signed_in = Client().post("/login/", {"username": "viewer", "password": "a-long-enough-passphrase"})
+
+    assert refused.status_code == 400
+    assert list(fields(refused)) == ["username"]
+    assert signed_in.status_code == 302

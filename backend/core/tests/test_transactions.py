@@ -38,3 +38,17 @@ def test_outside_any_test_transaction_the_write_is_rolled_back_for_real(client_f
 
     assert (committed.status_code, unrendered.status_code) == (201, 500)
     assert list(IntervalSchedule.objects.values_list("every", flat=True)) == [len("created")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_constraint_that_fires_at_the_commit_is_a_409_naming_the_field(client_for_role):
+    sales = client_for_role("sales", "sales-real")
+    sales.raise_request_exception = False
+
+    response = sales.post("/writes/dangling/")
+
+    assert response.status_code == 409
+    assert response.json()["fields"] == {
+        "robot_version": ["Refers to a record that does not exist, or is still referred to."]
+    }
+    assert not IntervalSchedule.objects.filter(every=len("dangling")).exists()

@@ -177,3 +177,17 @@ def test_only_production_lines_report_robots(catalog, client_for_role):
     for role in ("sales", "marketing", "manager"):
         assert client_for_role(role).post(URL, ROBOT, format="json").status_code == 403
         assert client_for_role(role).post(BATCH_URL, [ROBOT], format="json").status_code == 403
+
+
+def test_a_version_deleted_since_the_catalog_was_cached_is_a_400_naming_it(catalog, line):
+    from robots.models import RobotVersion
+    from robots.services import catalog_cache
+
+    assert line.post(URL, ROBOT, format="json").status_code == 201  # the catalog is cached now
+    RobotVersion.objects.filter(model__code="R2", code="A1").delete()
+
+    response = line.post(URL, {**ROBOT, "version": "A1"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"version": ["Model 'R2' has no version 'A1'."]}
+    assert catalog_cache.get()[1] is False  # read afresh, and kept

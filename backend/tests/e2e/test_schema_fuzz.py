@@ -1,7 +1,8 @@
 """Schema fuzzing: schemathesis sends what the API's own OpenAPI schema allows (and a bit
 more) to the running app, with every role's token, and on top of it the kinds of bad input of
-issue 12 (tests/e2e/fuzz_inputs.py): control characters, non-ASCII digits, very long strings,
-extreme and malformed datetimes and offsets, addresses mail servers refuse, deep JSON. No
+issue 12 (tests/e2e/fuzz_inputs.py): control characters, lone surrogates, non-ASCII digits,
+very long strings, extreme and malformed datetimes and offsets, addresses mail servers refuse,
+deep JSON. No
 answer may be a 5xx, every answer must have a status code and a body the schema documents,
 and no request holding an input the API promises to refuse may be answered with a 2xx.
 Afterwards no log line and no useradd log entry holds a control character.
@@ -28,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.guards import LINE_FORBIDDEN
-from tests.e2e.fuzz_inputs import bad_input_is_refused, datetime_names_of, mutated_cases
+from tests.e2e.fuzz_inputs import SchemaFacts, bad_input_is_refused, mutated_cases
 from tests.stack import deployed_stack
 
 pytestmark = pytest.mark.e2e
@@ -67,20 +68,20 @@ def app_schema() -> dict:
 
 
 SCHEMA = app_schema()
-DATETIME_NAMES = datetime_names_of(SCHEMA)
+FACTS = SchemaFacts.of(SCHEMA)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
-    bad_input_is_refused(DATETIME_NAMES),
+    bad_input_is_refused(FACTS),
 ]
 schema = schemathesis.openapi.from_dict(SCHEMA)
 
 
 @schema.hook
 def flatmap_case(context, case):
-    return mutated_cases(case, DATETIME_NAMES)
+    return mutated_cases(case, FACTS)
 
 
 @schema.parametrize()
