@@ -74,7 +74,7 @@ DIGIT_FIELDS = {
 }
 MULTILINE_FIELDS = {"text"}  # the mailing's SMS text (core.parsers)
 LONGEST_BODY_STRING = 1000  # a mailing's text; every other string a body declares is shorter
-DEEP = [21, 200, 1000, 5000]  # levels of nesting; the parser's limit is 20, Python's own ~1,000
+DEEP = [1000, 21, 200, 5000]  # levels of nesting; the parser's limit is 20, Python's own ~1,000
 # Stands in for a lone surrogate until the body is written out as JSON, where it becomes one:
 # no encoder (nor schemathesis's own validation) takes a lone surrogate in a Python string.
 SURROGATE_MARKER = "\ue000lone-surrogate\ue000"
@@ -91,7 +91,7 @@ def _bad_datetimes() -> st.SearchStrategy[str]:
         st.integers(0, 23),
         st.integers(0, 59),
         st.integers(0, 59),
-        st.sampled_from(["", "Z", "+05:00", ".21+22:38"]),
+        st.sampled_from(["", "+05:00", ".21+22:38", "Z"]),
     )
     offsets = st.builds(
         "20{:02d}-10-03T{:02d}:24:00{}".format, st.integers(0, 99), st.integers(0, 23), st.sampled_from(BAD_OFFSETS)
@@ -203,21 +203,28 @@ def _is_json(case) -> bool:
 
 
 def _targets(case, facts: SchemaFacts) -> list[tuple[str, object, str]]:
-    """(location, place, preferred kind) for every spot of the case a bad input may go."""
-    targets = []
-    if isinstance(case.body, dict | list):
-        for place in _body_places(case.body):
-            name = str(place[-1])
-            preferred = "datetime" if name in facts.datetime_names else "email" if name == "email" else ""
-            targets.append(("body", place, preferred))
-            if isinstance(place[-1], str):
-                targets.append(("body-key", place, "control"))
+    """(location, place, preferred kind) for every spot of the case a bad input may go, the
+    likeliest to break something first: Hypothesis tries the first ones, and the first value of
+    each kind (a NUL, the year 1, JSON 1,000 levels deep), in its first examples."""
+    body_places = _body_places(case.body) if isinstance(case.body, dict | list) else []
+
+    def named(place) -> str:
+        return str(place[-1])
+
+    query = [parameter.name for parameter in case.operation.query]
+    targets = [("path", parameter.name, "control") for parameter in case.operation.path_parameters]
+    targets += [("body", place, "datetime") for place in body_places if named(place) in facts.datetime_names]
+    targets += [("query", name, "datetime") for name in query if name in facts.datetime_names]
+    targets += [("body", place, "email") for place in body_places if named(place) == "email"]
     if _is_json(case):
         targets.append(("body-whole", (), "deep"))
-    for parameter in case.operation.query:
-        targets.append(("query", parameter.name, "datetime" if parameter.name in facts.datetime_names else ""))
-    for parameter in case.operation.path_parameters:
-        targets.append(("path", parameter.name, ""))
+    targets += [
+        ("body", place, "control")
+        for place in body_places
+        if named(place) not in facts.datetime_names and named(place) != "email"
+    ]
+    targets += [("body-key", place, "control") for place in body_places if isinstance(place[-1], str)]
+    targets += [("query", name, "control") for name in query if name not in facts.datetime_names]
     targets.append(("header", "User-Agent", "control"))
     if case.method.upper() in ("POST", "PUT", "PATCH"):
         targets.append(("header", "Idempotency-Key", "control"))
@@ -238,7 +245,7 @@ def _value_for(location: str, preferred: str, json_body: bool, draw) -> tuple[st
         kinds = {name: kinds[name] for name in ("control", "surrogate") if name in kinds}
     names = sorted(kinds)
     if preferred in kinds:
-        names = [preferred, *names]  # drawn more often
+        names = [preferred, preferred, *names]  # drawn first, and more often
     kind = draw(st.sampled_from(names))
     return kind, draw(kinds[kind])
 
@@ -251,7 +258,7 @@ def _with_surrogates(body) -> bytes:
 
 
 def mutated_cases(case, facts: SchemaFacts) -> st.SearchStrategy:
-    """The case as generated, or with one or two bad inputs put into it (three times in four)."""
+    """The case with one or two bad inputs put into it (seven times in eight), or as generated."""
     targets = _targets(case, facts)
     declared = facts.body_fields.get((case.method.upper(), case.operation.path), frozenset())
     json_body = _is_json(case)
@@ -293,7 +300,7 @@ def mutated_cases(case, facts: SchemaFacts) -> st.SearchStrategy:
 
     if not targets:
         return st.just(case)
-    return st.integers(0, 3).flatmap(lambda n: st.just(case) if n == 0 else mutate())
+    return st.integers(0, 7).flatmap(lambda n: st.just(case) if n == 7 else mutate())
 
 
 def bad_input_is_refused(facts: SchemaFacts):
