@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from core.guards import LINE_FORBIDDEN
 from tests.e2e.fuzz_inputs import SchemaFacts, bad_input_is_refused, mutated_cases
-from tests.stack import deployed_stack
+from tests.stack import ProcessExited, deployed_stack
 
 pytestmark = pytest.mark.e2e
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -89,6 +89,9 @@ def flatmap_case(context, case):
     max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 def test_every_operation_answers_as_documented_for_every_caller(case, fuzz_stack, callers):
+    web = fuzz_stack.processes["web"]
+    if web.popen.poll() is not None:  # say why, rather than fail every later case on a refused connection
+        raise ProcessExited(f"the web process exited with {web.popen.returncode}:\n{web.log_tail(80)}")
     for headers in callers.values():
         case.call_and_validate(base_url=fuzz_stack.web_url, headers=headers, checks=CHECKS, timeout=30)
 
