@@ -127,6 +127,8 @@ def account_register(
 # Where an entry the database refused even once cleaned is kept (inside the spool
 # directory, never replayed on its own): counted in /metrics, shown to staff on /stats/.
 SET_ASIDE_DIR_NAME = "set-aside"
+# Spooled entries a request that reached the database writes on its way out (one by one).
+INLINE_REPLAY_LIMIT = 100
 # The database refused the entry for what it holds, not because it is unreachable.
 CONTENT_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
 
@@ -275,7 +277,8 @@ def registration_request_record(*, record: RegistrationRecord) -> bool:
         registration_request_set_aside(record=record)
         return False
     if _spool_has_entries():
-        registration_spool_replay()
+        # A few at a time, so no request pays for a long outage; the periodic task does the rest.
+        registration_spool_replay(limit=INLINE_REPLAY_LIMIT)
     return True
 
 

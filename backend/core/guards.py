@@ -226,13 +226,13 @@ DEFAULT_EARLIEST_YEAR = 2000
 DEFAULT_LATEST_YEAR = 2100
 MAX_UTC_OFFSET = timedelta(hours=14)
 DATETIME_FORMATS_TEXT = "'YYYY-MM-DD hh:mm:ss' (factory time) or ISO 8601, e.g. '2023-10-03T23:59:12+03:00'"
-# ASCII digits only ([0-9], never \d): "٢٠٢٣" is not a year here.
+# ASCII digits only ([0-9], never \d): "٢٠٢٣" is not a year here. parse_datetime_input
+# unpacks the groups in their order.
 _DATETIME = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
     r"[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
     r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<offset_hours>[0-9]{2})(?::?(?P<offset_minutes>[0-9]{2}))?)?"
-    # The groups, in order, are unpacked by parse_datetime_input.
 )
 _DATE = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})")
 _TIME = re.compile(r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?")

@@ -279,3 +279,22 @@ def test_a_replay_during_an_outage_stops_and_keeps_every_entry_waiting(settings)
     assert replayed == 0
     assert len(spool_files(settings)) == 3
     assert set_aside_files(settings) == []
+
+
+@pytest.mark.django_db
+def test_staff_see_set_aside_and_waiting_entries_on_the_statistics_page(settings, django_user_model):
+    registration_request_set_aside(record=record(login="refused"))
+    registration_request_spool(record=record(login="waiting"))
+    staff = django_user_model.objects.create_user(username="staff", password=None, is_staff=True)
+    plain = django_user_model.objects.create_user(username="plain", password=None)
+    pages = {}
+    for user in (staff, plain):
+        client = Client()
+        client.force_login(user)
+        pages[user.username] = client.get("/stats/").content.decode()
+
+    assert 'id="spool"' in pages["staff"]
+    assert "Set aside, refused by the database even cleaned: <strong>1</strong> log entry" in pages["staff"]
+    assert str(settings.USERADD_LOG_SPOOL_DIR / "set-aside") in pages["staff"]
+    assert "Waiting on disk for the database: <strong>1</strong> log entry" in pages["staff"]
+    assert 'id="spool"' not in pages["plain"]
