@@ -247,6 +247,9 @@ def _value_for(location: str, preferred: str, json_body: bool, draw) -> tuple[st
     if preferred in kinds:
         names = [preferred, preferred, *names]  # drawn first, and more often
     kind = draw(st.sampled_from(names))
+    if location == "path":
+        # "", "." and ".." are no path segment: the URL would name the list, not an object.
+        return kind, draw(kinds[kind].filter(lambda value: value not in ("", ".", "..")))
     return kind, draw(kinds[kind])
 
 
