@@ -7,7 +7,7 @@ answer may be a 5xx, every answer must have a status code and a body the schema 
 and no request holding an input the API promises to refuse may be answered with a 2xx.
 Afterwards no log line and no useradd log entry holds a control character.
 
-Bounded for `make test` (FUZZ_EXAMPLES per operation, 8 by default); `make fuzz` runs more.
+Bounded for `make test` (FUZZ_EXAMPLES per operation, 50 by default); `make fuzz` runs more.
 """
 
 import json
@@ -33,7 +33,7 @@ from tests.e2e.fuzz_inputs import SchemaFacts, bad_input_is_refused, mutated_cas
 from tests.stack import ProcessExited, deployed_stack
 
 pytestmark = pytest.mark.e2e
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 ROLES = ["production_line", "sales", "marketing", "manager"]
 
 
