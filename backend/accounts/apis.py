@@ -21,9 +21,12 @@ from accounts.middleware import ATTEMPT_ATTRIBUTE, flatten_codes
 from accounts.services import account_register
 from accounts.throttling import FailOpenScopedRateThrottle
 from core.exceptions import ApplicationError
+from core.fields import DateInputField, EmailInputField
+from core.guards import YearRange
 from core.permissions import IsAuthenticatedAnyRole
 
-PHONE_PATTERN = re.compile(r"^7\d{10}$")
+# ASCII digits, as the database's accounts_user_phone_format says ("\d" would take "٧٩١٦...").
+PHONE_PATTERN = re.compile(r"7[0-9]{10}")
 PHONE_SEPARATORS = re.compile(r"[\s()\-]")
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 ERROR_SCHEMA = {
@@ -31,7 +34,11 @@ ERROR_SCHEMA = {
     "properties": {
         "code": {"type": "string"},
         "detail": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "fields": {
+            "type": "object",
+            # Messages by field; a value nested in a field (a list, an object) is named by its place in it.
+            "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
+        },
     },
 }
 
@@ -54,14 +61,17 @@ class AccountRegisterApi(APIView):
         phone = serializers.CharField(
             required=False, allow_blank=True, allow_null=True, max_length=32, help_text="7XXXXXXXXXX"
         )
-        email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
-        birth_date = serializers.DateField(required=False, allow_null=True, help_text="YYYY-MM-DD")
+        email = EmailInputField(required=False, allow_blank=True, allow_null=True)
+        # Any year parses; validate_birth_date says which are plausible (1900 to today).
+        birth_date = DateInputField(
+            required=False, allow_null=True, years=YearRange(1, 9999), help_text="YYYY-MM-DD, 1900 to today."
+        )
 
         def validate_phone(self, value: str | None) -> str:
             if not value:
                 return ""
             phone = PHONE_SEPARATORS.sub("", value).removeprefix("+")
-            if not PHONE_PATTERN.match(phone):
+            if not PHONE_PATTERN.fullmatch(phone):
                 raise serializers.ValidationError(
                     "Enter the phone as 7XXXXXXXXXX (11 digits starting with 7).", code="invalid_phone"
                 )

@@ -28,11 +28,25 @@ def mask_email(value: object) -> str:
     return f"{local[:1]}***@{masked_domain}"
 
 
+def _is_phone_like(value: str) -> bool:
+    digits = sum(ch.isdigit() for ch in value)
+    return digits >= 10 and digits >= len(value) - 2
+
+
 def mask_login(value: str) -> str:
     """A login is kept as it is, unless it is itself an e-mail address or a phone number."""
     if "@" in value:
         return mask_email(value)
-    digits = sum(ch.isdigit() for ch in value)
-    if digits >= 10 and digits >= len(value) - 2:
+    if _is_phone_like(value):
         return mask_phone(value)
     return value
+
+
+def mask_others_login(value: str) -> str:
+    """Another account's login, as someone without the manager role sees it: masked like the
+    local part of an e-mail address (`ann` -> `a***`); an address or number as mask_login does."""
+    if not value:
+        return ""
+    if "@" in value or _is_phone_like(value):
+        return mask_login(value)  # masked when it was logged already: masking again changes nothing
+    return f"{value[:1]}***"

@@ -43,3 +43,24 @@ def useradd_log_spooled_count() -> None:
         _metrics()["spooled"].inc()
     except Exception:
         logger.debug("useradd metrics not recorded", exc_info=True)
+
+
+class UseraddLogSpoolCollector:
+    """Log entries on disk rather than in the table, read at scrape time (the directory is
+    shared by every web process): waiting for the database, or set aside for staff."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from accounts.services import registration_spool_counts
+
+        counts = registration_spool_counts()
+        family = GaugeMetricFamily(
+            "r4c_useradd_log_spool_entries",
+            "useradd log entries kept on disk: waiting for the database, or set aside (refused by it even "
+            "cleaned; listed on /stats/ for staff).",
+            labels=["state"],
+        )
+        family.add_metric(["waiting"], counts.waiting)
+        family.add_metric(["set_aside"], counts.set_aside)
+        yield family

@@ -6,14 +6,15 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
 
 
 class UserManager(DjangoUserManager):
     def get_by_natural_key(self, username):
         # Logins are unique in any case (accounts_user_username_ci_unique), so "ANN" signs in
-        # as "ann"; comparing lower() to lower() uses that index.
-        return self.annotate(login=Lower("username")).get(login=str(username).lower())
+        # as "ann"; comparing PostgreSQL's lower() to lower() uses that index, and agrees with it.
+        return self.alias(login=Lower("username")).get(login=Lower(Value(str(username))))
 
 
 class User(AbstractUser):

@@ -1,14 +1,20 @@
-"""Account reads: the useradd request log and its statistics."""
+"""Account reads: the useradd request log and its statistics, as much of it as the reader may see."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+import django_filters
 from django.db.models import Avg, Count, F, Func, Max, Min, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django_filters.utils import translate_validation
 
+from accounts.masking import mask_others_login
 from accounts.models import RegistrationOutcome, RegistrationRequest
+from accounts.roles import Role
+from core.filters import filterset_apply
+from core.permissions import user_has_role
 
 EXPORT_FIELDS = [
     "created_at",
@@ -25,6 +31,81 @@ EXPORT_FIELDS = [
     "errors",
     "user_agent",
 ]
+
+
+# Shown to managers and staff only: where requests come from, and with what software.
+RESTRICTED_FIELDS = frozenset({"client_address", "user_agent"})
+CHART_DAYS = (7, 30, 90, 365)
+
+
+@dataclass(frozen=True)
+class LogReader:
+    """Who reads the request log, and so how much of it they see (least exposure).
+
+    Everyone signed in sees the totals, outcomes, statuses and error codes of every request.
+    Managers and staff see everything; other accounts see the logins of their own requests
+    (their account's, or asking for their login) and the others' masked like an e-mail
+    address, and no client address or user agent.
+    """
+
+    user_id: int | None
+    username: str
+    sees_everything: bool
+
+    @classmethod
+    def of(cls, user) -> "LogReader":
+        sees_everything = bool(user.is_staff or user.is_superuser or user_has_role(user, (Role.MANAGER,)))
+        return cls(user_id=user.pk, username=user.get_username(), sees_everything=sees_everything)
+
+    def login(self, login: str, user_id: int | None) -> str:
+        if self.sees_everything or (user_id is not None and user_id == self.user_id):
+            return login
+        if login and login.casefold() == self.username.casefold():
+            return login
+        return mask_others_login(login)
+
+    @property
+    def export_fields(self) -> list[str]:
+        return [name for name in EXPORT_FIELDS if self.sees_everything or name not in RESTRICTED_FIELDS]
+
+
+@dataclass(frozen=True)
+class LogEntryView:
+    """One log entry as its reader may see it (client address and user agent empty if not)."""
+
+    created_at: datetime
+    request_id: str
+    status_code: int
+    outcome: str
+    login: str
+    email_masked: str
+    phone_masked: str
+    client_address: str
+    user_agent: str
+    duration_ms: float
+    error_codes: list[str]
+
+
+class RegistrationRequestFilter(django_filters.FilterSet):
+    outcome = django_filters.ChoiceFilter(choices=RegistrationOutcome.choices)
+    days = django_filters.TypedChoiceFilter(
+        choices=[(str(days), str(days)) for days in CHART_DAYS], coerce=int, method="_chart_only"
+    )
+
+    class Meta:
+        model = RegistrationRequest
+        fields = ["outcome"]
+
+    def _chart_only(self, queryset, name, value):
+        return queryset  # how many days the chart covers; no filter on the list
+
+
+def registration_request_filters(data: Mapping) -> dict:
+    """The page's filters (`outcome`, `days`), validated: raises DRF's ValidationError on a bad value."""
+    filterset = RegistrationRequestFilter(data=data, queryset=RegistrationRequest.objects.none())
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    return filterset.form.cleaned_data
 
 
 @dataclass
@@ -56,11 +137,33 @@ class RegistrationStats:
         return self.created / self.total * 100 if self.total else None
 
 
-def registration_request_list(*, outcome: str | None = None) -> QuerySet[RegistrationRequest]:
+def registration_request_list(*, filters: Mapping | None = None) -> QuerySet[RegistrationRequest]:
+    """The log, newest first; `filters` (the page's query) go through RegistrationRequestFilter
+    (a bad value raises a ValidationError)."""
     queryset = RegistrationRequest.objects.order_by("-created_at", "-id")
-    if outcome:
-        queryset = queryset.filter(outcome=outcome)
+    if filters is not None:
+        queryset = filterset_apply(RegistrationRequestFilter, filters, queryset)
     return queryset
+
+
+def registration_request_views(entries: Iterable[RegistrationRequest], *, reader: LogReader) -> list[LogEntryView]:
+    """The entries as `reader` may see them."""
+    return [
+        LogEntryView(
+            created_at=entry.created_at,
+            request_id=entry.request_id,
+            status_code=entry.status_code,
+            outcome=entry.outcome,
+            login=reader.login(entry.login, entry.user_id),
+            email_masked=entry.email_masked,
+            phone_masked=entry.phone_masked,
+            client_address=entry.client_address if reader.sees_everything else "",
+            user_agent=entry.user_agent if reader.sees_everything else "",
+            duration_ms=entry.duration_ms,
+            error_codes=entry.error_codes,
+        )
+        for entry in entries
+    ]
 
 
 def registration_stats() -> RegistrationStats:
@@ -108,10 +211,17 @@ def registration_requests_per_day(*, days: int, today: date | None = None) -> li
     return [DayCounts(day=day, counts=counts) for day, counts in per_day.items()]
 
 
-def registration_request_export_rows(*, chunk_size: int = 2000) -> Iterator[tuple]:
-    """The whole log, oldest first, as tuples of EXPORT_FIELDS, read from a server-side cursor."""
-    return (
+def registration_request_export_rows(*, reader: LogReader, chunk_size: int = 2000) -> Iterator[tuple]:
+    """The whole log, oldest first, as tuples of `reader.export_fields` (as much as the reader
+    may see), read from a server-side cursor."""
+    fields = reader.export_fields
+    login_at = fields.index("login")
+    rows = (
         RegistrationRequest.objects.order_by("created_at", "id")
-        .values_list(*EXPORT_FIELDS)
+        .values_list(*fields, "user_id")
         .iterator(chunk_size=chunk_size)
     )
+    for *values, user_id in rows:
+        if not reader.sees_everything:
+            values[login_at] = reader.login(values[login_at], user_id)
+        yield tuple(values)

@@ -1,7 +1,10 @@
 """The accounts pages (server-rendered, no JavaScript): sign-in, sign-out, statistics, exports."""
 
+import functools
+import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,13 +12,24 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+from rest_framework.exceptions import ValidationError
 
 from accounts.exports import export_text_lines, export_xlsx_file
 from accounts.models import RegistrationOutcome
-from accounts.selectors import DayCounts, registration_request_list, registration_requests_per_day, registration_stats
+from accounts.selectors import (
+    CHART_DAYS,
+    DayCounts,
+    LogReader,
+    registration_request_filters,
+    registration_request_list,
+    registration_request_views,
+    registration_requests_per_day,
+    registration_stats,
+)
+from accounts.services import registration_spool_counts, set_aside_dir
 
-CHART_DAYS = (7, 30, 90, 365)
+logger = logging.getLogger(__name__)
 DEFAULT_CHART_DAYS = 30
 RECENT_PER_PAGE = 25
 OUTCOME_COLOURS = {
@@ -40,7 +54,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     """POST signs out (Django's rule: a link must not sign anyone out); GET asks first."""
 
-    http_method_names = ["get", "post", "options"]
+    http_method_names = ["get", "head", "post", "options"]
     template_name = "accounts/logout.html"
 
     def get(self, request, *args, **kwargs):
@@ -131,22 +145,37 @@ def _nice_ceiling(value: int) -> int:
         magnitude *= 10
 
 
+def readable_page(view):
+    """GET and HEAD read the page; OPTIONS says so (DESIGN.md §4); anything else is a 405."""
+
+    safe_view = require_safe(view)
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(b"", content_type="text/plain")
+            response["Allow"] = "GET, HEAD, OPTIONS"
+            return response
+        return safe_view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @never_cache
 @login_required
-@require_GET
+@readable_page
 def stats_view(request: HttpRequest) -> HttpResponse:
+    reader = LogReader.of(request.user)
     try:
-        days = int(request.GET.get("days", DEFAULT_CHART_DAYS))
-    except ValueError:
-        days = DEFAULT_CHART_DAYS
-    if days not in CHART_DAYS:
-        days = DEFAULT_CHART_DAYS
-    outcome = request.GET.get("outcome", "")
-    if outcome not in RegistrationOutcome.values:
-        outcome = ""
-    page = Paginator(registration_request_list(outcome=outcome or None), RECENT_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+        filters = registration_request_filters(request.GET)
+        filter_errors = {}
+    except ValidationError as exc:  # a bad filter is a 400, as in the API; the page still shows the totals
+        filters, filter_errors = {}, exc.detail
+    days = filters.get("days") or DEFAULT_CHART_DAYS
+    outcome = filters.get("outcome") or ""
+    entries = registration_request_list(filters={"outcome": outcome})
+    page = Paginator(entries, RECENT_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = registration_request_views(page.object_list, reader=reader)
     stats = registration_stats()
     outcomes = [
         {"value": value, "label": label, "colour": OUTCOME_COLOURS[value], "count": stats.by_outcome.get(value, 0)}
@@ -161,8 +190,14 @@ def stats_view(request: HttpRequest) -> HttpResponse:
         "outcome": outcome,
         "page": page,
         "now": timezone.localtime(),
+        "sees_everything": reader.sees_everything,
+        "filter_errors": filter_errors,
     }
-    return render(request, "accounts/stats.html", context)
+    if reader.sees_everything:
+        context["spool"] = registration_spool_counts()
+        context["spool_dir"] = settings.USERADD_LOG_SPOOL_DIR
+        context["set_aside_dir"] = set_aside_dir()
+    return render(request, "accounts/stats.html", context, status=400 if filter_errors else 200)
 
 
 def _export_name(extension: str) -> str:
@@ -171,19 +206,20 @@ def _export_name(extension: str) -> str:
 
 @never_cache
 @login_required
-@require_GET
+@readable_page
 def export_txt_view(request: HttpRequest) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(export_text_lines(), content_type="text/plain; charset=utf-8")
+    reader = LogReader.of(request.user)
+    response = StreamingHttpResponse(export_text_lines(reader=reader), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_export_name("txt")}"'
     return response
 
 
 @never_cache
 @login_required
-@require_GET
+@readable_page
 def export_xlsx_view(request: HttpRequest) -> FileResponse:
     return FileResponse(
-        export_xlsx_file(),
+        export_xlsx_file(reader=LogReader.of(request.user)),
         as_attachment=True,
         filename=_export_name("xlsx"),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Records every useradd request, even those refused before the view (413, 429, 500).
     "accounts.middleware.RegistrationRequestLogMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
+    # Control characters in path parameters, query, read headers and cookies: a 400 (DESIGN.md §4).
+    "core.guards.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +79,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Wraps the API view alone (it calls the view in its process_view): a write commits only
+    # with a 2xx answer.
+    "core.transactions.ApiWriteTransactionMiddleware",
     # Turns a sign-in refused by django-axes into the lockout answer (accounts.lockout); last, as axes asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -266,7 +271,8 @@ REST_FRAMEWORK = {
     ],
     # Secure by default: a view that declares no roles is open to superusers only.
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasRole"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with the string guard and a nesting limit (core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
@@ -375,6 +381,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "context": {"()": "core.logging.ContextFilter"},
+        # Django logs the path of every 4xx/5xx request and a message may quote any input:
+        # no line carries a control character, whatever logger wrote it (core.guards).
+        "control_characters": {"()": "core.guards.ControlCharacterLogFilter"},
         "quiet_periodic_jobs": {"()": "core.logging.QuietPeriodicJobs"},
     },
     "formatters": {
@@ -389,7 +398,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["context"],
+            "filters": ["context", "control_characters"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -2,13 +2,18 @@
 
 Every error body is `{"code": ..., "detail": ...}`; validation errors add `fields`, a map
 from each offending field (or item index) to what is wrong with it.
+
+A database constraint the API failed to check first is still answered in that shape, never
+as a 500: a unique or foreign-key violation is a 409, a check or not-null violation a 400,
+naming the field the constraint is about (core.constraints); a value PostgreSQL cannot
+store (DataError) is a 400. Both are logged as errors: each is a check the API lacks.
 """
 
 import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -56,6 +61,15 @@ def exception_handler(exc, context) -> Response | None:
         # The database went away mid-request: the caller may retry; nothing was committed.
         logger.warning("database unavailable: %s", exc)
         exc = ServiceUnavailable()
+    elif isinstance(exc, IntegrityError):
+        exc = constraint_violation_error(exc)
+    elif isinstance(exc, DataError):
+        logger.error("a value reached PostgreSQL that it cannot store: %s", exc, exc_info=exc)
+        exc = ApplicationError(
+            "A value was refused by the database; see `fields`.",
+            code="invalid",
+            fields={"non_field_errors": ["A value is out of the range or the character set the database stores."]},
+        )
     elif isinstance(exc, DatabaseError):
         return None  # a real bug: let Django log it and answer 500
 
@@ -76,6 +90,44 @@ def exception_handler(exc, context) -> Response | None:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.data = body
     return response
+
+
+def constraint_violation_error(exc: IntegrityError) -> ApplicationError:
+    """The 409 or 400 for a constraint the database enforced, naming the field it is about."""
+    from core.constraints import constraint_violation
+
+    violation = constraint_violation(exc)
+    logger.error(
+        "constraint %s of %s was enforced by the database, not checked by the API first",
+        violation.constraint or "?",
+        violation.table or "?",
+        exc_info=exc,
+    )
+    error = Conflict if violation.status_code == status.HTTP_409_CONFLICT else ApplicationError
+    return error(violation.detail, code=violation.code, fields={violation.field: [violation.message]})
+
+
+def database_error_response(exc: IntegrityError | DataError) -> JsonResponse:
+    """The one error shape for a constraint or a value the database refused outside a view's
+    own handling (at the commit of the request's transaction, core.transactions)."""
+    response = exception_handler(exc, {})
+    return JsonResponse(response.data, status=response.status_code)
+
+
+def service_unavailable_response() -> JsonResponse:
+    """The 503 of the one error shape, for a database lost outside a view's own handling."""
+    response = JsonResponse(
+        {"code": ServiceUnavailable.default_code, "detail": str(ServiceUnavailable.default_detail)}, status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def invalid_input_response(fields: dict) -> JsonResponse:
+    """The 400 of the one error shape, for input refused before any view (core.guards)."""
+    return JsonResponse(
+        {"code": "invalid", "detail": "The request was rejected; see `fields`.", "fields": fields}, status=400
+    )
 
 
 def _fields(detail):

@@ -1,10 +1,12 @@
 """Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
 
 import django_filters
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.fields import EmailInputField
 from customers.models import Customer
 from customers.selectors import customer_list
 from customers.services import customer_create, customer_delete, customer_update
@@ -26,9 +28,17 @@ EXAMPLE = {
 
 class CustomerFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tag", help_text="Exact tag.")
-    operator_code = django_filters.CharFilter(field_name="operator_code", help_text="Exact operator code, e.g. 912.")
+    operator_code = django_filters.CharFilter(
+        field_name="operator_code",
+        help_text="Exact operator code, e.g. 912.",
+        validators=[RegexValidator(r"\A[0-9]{3}\Z", "An operator code is 3 digits.")],
+    )
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
-    phone_number = django_filters.CharFilter(field_name="phone_number")
+    phone_number = django_filters.CharFilter(
+        field_name="phone_number",
+        help_text="7XXXXXXXXXX",
+        validators=[RegexValidator(r"\A7[0-9]{10}\Z", "A phone number is 7XXXXXXXXXX (11 digits).")],
+    )
 
     class Meta:
         model = Customer
@@ -43,7 +53,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 
 
 class CustomerInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
+    email = EmailInputField(required=False, allow_null=True, allow_blank=True)
     phone_number = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=32, help_text="7XXXXXXXXXX"
     )
@@ -93,6 +103,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     roles = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
     serializer_class = CustomerOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
     filterset_class = CustomerFilter
 
     def get_queryset(self):

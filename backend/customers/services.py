@@ -4,8 +4,10 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Value
+from django.db.models.functions import Lower
 
+from core.constraints import constraint_violation
 from core.exceptions import Conflict
 from customers.models import Customer
 from customers.timezones import timezone_normalize
@@ -15,10 +17,16 @@ _PHONE_DECORATION = re.compile(r"[\s()+\-.]")
 _UNSET = object()
 
 
+def _same_email(email: str):
+    """Customers whose e-mail equals `email` as the unique index compares them: PostgreSQL's
+    lower() on both sides (Python's lower() and SQL's UPPER() differ from it on some letters)."""
+    return Customer.objects.alias(email_key=Lower("email")).filter(email_key=Lower(Value(email)))
+
+
 def customer_get_or_create_by_email(*, email: str) -> Customer:
     """The customer with this e-mail (case-insensitive), created if new; safe under concurrency."""
     email = email.strip()
-    existing = Customer.objects.filter(email__iexact=email).first()
+    existing = _same_email(email).first()
     if existing is not None:
         return existing
     try:
@@ -28,7 +36,7 @@ def customer_get_or_create_by_email(*, email: str) -> Customer:
             customer.save()
             return customer
     except IntegrityError:  # a concurrent request created it first
-        return Customer.objects.get(email__iexact=email)
+        return _same_email(email).get()
 
 
 def phone_normalize(value: str | None) -> str | None:
@@ -46,7 +54,7 @@ def _check_unique(customer: Customer) -> None:
     """Duplicates are a 409 naming the field, found before the database would refuse them."""
     others = Customer.objects.exclude(pk=customer.pk)
     fields = {}
-    if customer.email and others.filter(email__iexact=customer.email).exists():
+    if customer.email and _same_email(customer.email).exclude(pk=customer.pk).exists():
         fields["email"] = ["A customer with this e-mail already exists."]
     if customer.phone_number and others.filter(phone_number=customer.phone_number).exists():
         fields["phone_number"] = ["A customer with this phone number already exists."]
@@ -62,8 +70,16 @@ def _save(customer: Customer) -> Customer:
     try:
         with transaction.atomic():
             customer.save()
-    except IntegrityError as exc:  # a concurrent request took the e-mail or phone first
-        raise Conflict("A customer with these details already exists.", code="duplicate") from exc
+    except IntegrityError as exc:
+        violation = constraint_violation(exc)
+        if violation.code != "duplicate":
+            raise  # not a race: the exception handler names the field (core.exceptions)
+        # A concurrent request took the e-mail or phone first.
+        raise Conflict(
+            "A customer with these details already exists.",
+            code="duplicate",
+            fields={violation.field: ["A customer with this value already exists."]},
+        ) from exc
     return customer
 
 

@@ -7,8 +7,9 @@ from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 
+# ASCII digits only: without re.ASCII, \d would read "GMT+٣" as UTC+03:00.
 _OFFSET = re.compile(
-    r"^(?:UTC|GMT)\s*(?:(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?$", re.IGNORECASE
+    r"^(?:UTC|GMT)\s*(?:(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?\Z", re.IGNORECASE | re.ASCII
 )
 MAX_OFFSET = timedelta(hours=14)
 

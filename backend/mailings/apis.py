@@ -1,14 +1,15 @@
 """Mailing APIs (marketing; managers read): mailings, their cancel and statistics, messages."""
 
-import django_filters
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
 from mailings import selectors
+from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.services import mailing_cancel, mailing_create, mailing_delete, mailing_update
 
@@ -16,7 +17,6 @@ WRITERS = ("marketing",)
 READERS = ("marketing", "manager")
 ROLES = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
 
-WINDOW_FORMATS = ["%H:%M", "%H:%M:%S"]
 MAILING_EXAMPLE = {
     "id": 3,
     "start_at": "2026-12-01T10:00:00+03:00",
@@ -60,15 +60,15 @@ class MailingOutputSerializer(serializers.ModelSerializer):
 
 
 class MailingInputSerializer(serializers.Serializer):
-    start_at = serializers.DateTimeField(help_text="ISO 8601 or 'YYYY-MM-DD hh:mm:ss' (factory time).")
-    end_at = serializers.DateTimeField()
-    text = serializers.CharField(max_length=1000, help_text="The SMS text.")
+    start_at = DateTimeInputField()
+    end_at = DateTimeInputField()
+    text = serializers.CharField(
+        max_length=1000, help_text="The SMS text; it may hold line breaks and tabs, no other control character."
+    )
     filter_operator_code = serializers.CharField(required=False, allow_blank=True, max_length=3)
     filter_tag = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    send_window_start = serializers.TimeField(
-        required=False, allow_null=True, input_formats=WINDOW_FORMATS, help_text="HH:MM, the customer's local time."
-    )
-    send_window_end = serializers.TimeField(required=False, allow_null=True, input_formats=WINDOW_FORMATS)
+    send_window_start = TimeInputField(required=False, allow_null=True, help_text="HH:MM, the customer's local time.")
+    send_window_end = TimeInputField(required=False, allow_null=True, help_text="HH:MM, the customer's local time.")
 
 
 class CountsSerializer(serializers.Serializer):
@@ -97,24 +97,6 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-
-class MailingFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=MailingStatus.choices)
-
-    class Meta:
-        model = Mailing
-        fields = ["status"]
-
-
-class MessageFilter(django_filters.FilterSet):
-    mailing = django_filters.NumberFilter(field_name="mailing_id")
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
-
-    class Meta:
-        model = Message
-        fields = ["mailing", "customer", "status"]
 
 
 _REQUEST_EXAMPLE = OpenApiExample(
@@ -155,6 +137,8 @@ class MailingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     roles = ROLES
     serializer_class = MailingOutputSerializer
     filterset_class = MailingFilter
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
+    multiline_fields = ("text",)  # core.parsers: the SMS text may hold line breaks
 
     def get_queryset(self):
         return selectors.mailing_list()
@@ -235,6 +219,9 @@ class MailingStatsListApi(APIView):
         tags=["mailings"],
         operation_id="mailings_stats_list",
         summary="Statistics of every mailing",
+        parameters=[
+            OpenApiParameter("status", str, enum=MailingStatus.values, description="Only mailings in this status.")
+        ],
         responses={
             200: inline_serializer(
                 "MailingStatsList",
@@ -264,10 +251,10 @@ class MailingStatsListApi(APIView):
         ],
     )
     def get(self, request):
-        mailings = selectors.mailing_list(filters={"status": request.query_params.get("status")})
+        mailings = selectors.mailing_list(filters=request.query_params)
         paginator = Pagination()
         page = paginator.paginate_queryset(
-            selectors.mailing_stats_list(filters={"status": request.query_params.get("status")}), request, view=self
+            selectors.mailing_stats_list(filters=request.query_params), request, view=self
         )
         response = paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
         totals = selectors.message_counts(mailings=mailings)
@@ -284,6 +271,9 @@ class MailingStatsApi(APIView):
         tags=["mailings"],
         operation_id="mailings_stats_retrieve",
         summary="Statistics of one mailing, with its messages",
+        parameters=[
+            OpenApiParameter("status", str, enum=MessageStatus.values, description="Only messages in this status.")
+        ],
         responses={
             200: inline_serializer(
                 "MailingStats",
@@ -300,9 +290,10 @@ class MailingStatsApi(APIView):
     )
     def get(self, request, pk: int):
         mailing = _get_mailing(pk)
-        filters = {"mailing": mailing.pk, "status": request.query_params.get("status")}
+        status_filter = {"status": request.query_params.get("status")}
+        messages = selectors.message_list(mailing_id=mailing.pk, filters=status_filter)
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.message_list(filters=filters), request, view=self)
+        page = paginator.paginate_queryset(messages, request, view=self)
         response = paginator.get_paginated_response(MessageOutputSerializer(page, many=True).data)
         response.data = {
             "mailing": MailingOutputSerializer(mailing).data,
@@ -322,6 +313,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
     roles = READERS  # every method: writes answer 405, not 403, as there are none
     serializer_class = MessageOutputSerializer
+    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
     filterset_class = MessageFilter
 
     def get_queryset(self):

@@ -1,7 +1,11 @@
 """Mailing reads: lists, messages, and the statistics (counts by status)."""
 
+from collections.abc import Mapping
+
 from django.db.models import Count, Q, QuerySet
 
+from core.filters import filterset_apply
+from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, Message, MessageStatus
 
 
@@ -11,19 +15,20 @@ def message_count_annotations() -> dict:
     return {f"n_{status}": aggregate for status, aggregate in counts.items()} | {"n_total": Count("messages")}
 
 
-def mailing_list(*, filters: dict | None = None) -> QuerySet[Mailing]:
-    """Mailings not deleted, newest start first; filter by status."""
-    queryset = Mailing.objects.filter(deleted_at__isnull=True)
-    if filters and filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    return queryset.order_by("-start_at", "-id")
+def mailing_list(*, filters: Mapping | None = None) -> QuerySet[Mailing]:
+    """Mailings not deleted, newest start first; `filters` (e.g. the query parameters) go
+    through MailingFilter, so a bad value raises a ValidationError (a 400)."""
+    queryset = Mailing.objects.filter(deleted_at__isnull=True).order_by("-start_at", "-id")
+    if filters is not None:
+        queryset = filterset_apply(MailingFilter, filters, queryset)
+    return queryset
 
 
 def mailing_get(*, mailing_id: int) -> Mailing:
     return Mailing.objects.get(pk=mailing_id, deleted_at__isnull=True)
 
 
-def mailing_stats_list(*, filters: dict | None = None) -> QuerySet[Mailing]:
+def mailing_stats_list(*, filters: Mapping | None = None) -> QuerySet[Mailing]:
     """Every mailing with its message counts by status (n_pending, n_sent, ..., n_total)."""
     return mailing_list(filters=filters).annotate(**message_count_annotations())
 
@@ -41,10 +46,12 @@ def message_counts(*, mailings: QuerySet[Mailing] | None = None, mailing_id: int
     return counts
 
 
-def message_list(*, filters: dict | None = None) -> QuerySet[Message]:
-    filters = filters or {}
-    queryset = Message.objects.all()
-    for key in ("mailing", "customer", "status"):
-        if filters.get(key):
-            queryset = queryset.filter(**{key: filters[key]})
-    return queryset.order_by("id")
+def message_list(*, mailing_id: int | None = None, filters: Mapping | None = None) -> QuerySet[Message]:
+    """Messages by id, of one mailing or all; `filters` go through MessageFilter (a bad value
+    raises a ValidationError, a 400)."""
+    queryset = Message.objects.order_by("id")
+    if mailing_id is not None:
+        queryset = queryset.filter(mailing_id=mailing_id)
+    if filters is not None:
+        queryset = filterset_apply(MessageFilter, filters, queryset)
+    return queryset

@@ -3,15 +3,17 @@
 from collections.abc import Mapping
 
 import django_filters
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role
+from core.fields import EmailInputField
 from core.idempotency import idempotent
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from orders import selectors, services
 from orders.models import Order, OrderStatus
 
@@ -35,9 +37,15 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "robot_serial", "status", "robot", "created", "notified_at", "cancelled_at"]
 
 
+SERIAL_PATTERN = r"\A[A-Za-z0-9]{2}-[A-Za-z0-9]{2}\Z"
+
+
 class OrderFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
+    robot_serial = django_filters.CharFilter(
+        help_text="Model-version, e.g. R2-D2.", validators=[RegexValidator(SERIAL_PATTERN, "A serial is like R2-D2.")]
+    )
 
     class Meta:
         model = Order
@@ -51,7 +59,7 @@ class OrderListCreateApi(ListAPIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254)
+        email = EmailInputField()
         robot_serial = serializers.RegexField(
             r"^[A-Za-z0-9]{2}-[A-Za-z0-9]{2}$", max_length=5, help_text="Model-version, e.g. R2-D2."
         )

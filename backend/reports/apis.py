@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Role
 from core.exceptions import ApplicationError
+from core.fields import DateTimeInputField
 from core.idempotency import idempotent
 from reports import selectors, services
 from reports.models import Report, ReportKind, ReportStatus
@@ -128,11 +129,13 @@ class ReportListCreateApi(ListAPIView):
     filterset_class = ReportFilter
 
     class InputSerializer(serializers.Serializer):
-        since = serializers.DateTimeField(
-            required=False, help_text="ISO 8601 or 'YYYY-MM-DD hh:mm:ss' (factory time); default: until − 7 days."
+        since = DateTimeInputField(
+            required=False,
+            help_text="ISO 8601 or 'YYYY-MM-DD hh:mm:ss' (factory time), years 2000–2100; default: until − 7 days.",
         )
-        until = serializers.DateTimeField(
-            required=False, help_text="Not included; not in the future. Default: now (or since + 7 days)."
+        until = DateTimeInputField(
+            required=False,
+            help_text="Not included; not in the future; years 2000–2100. Default: now (or since + 7 days).",
         )
         email_managers = serializers.BooleanField(
             required=False, default=False, help_text="Also e-mail the file to MANAGER_EMAILS once built."

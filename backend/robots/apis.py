@@ -8,9 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role
+from core.fields import DateTimeInputField
+from core.filters import DateTimeInputFilter
 from core.idempotency import idempotent
 from robots import selectors, services
-from robots.models import Robot, RobotModel
+from robots.models import CODE_VALIDATOR, Robot, RobotModel
 
 CATALOG_READERS = (Role.PRODUCTION_LINE, Role.SALES, Role.MANAGER)
 ROBOT_EXAMPLE = {"model": "R2", "version": "D2", "created": "2023-10-03 23:59:12"}
@@ -91,10 +93,10 @@ class RobotOutputSerializer(serializers.ModelSerializer):
 
 
 class RobotFilter(django_filters.FilterSet):
-    model = django_filters.CharFilter(max_length=2)
-    version = django_filters.CharFilter(max_length=2)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    model = django_filters.CharFilter(validators=[CODE_VALIDATOR])
+    version = django_filters.CharFilter(validators=[CODE_VALIDATOR])
+    created_after = DateTimeInputFilter(field_name="created", lookup_expr="gte")
+    created_before = DateTimeInputFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = Robot
@@ -118,8 +120,12 @@ class RobotListCreateApi(ListAPIView):
     class InputSerializer(serializers.Serializer):
         model = serializers.CharField(min_length=2, max_length=2, help_text="A model code of the catalog.")
         version = serializers.CharField(min_length=2, max_length=2, help_text="A version code of that model.")
-        created = serializers.CharField(
-            help_text="When it was finished: 'YYYY-MM-DD hh:mm:ss' (factory time) or ISO 8601; not in the future."
+        # Documents the input: robots.services checks it with the same parser (core.guards).
+        created = DateTimeInputField(
+            help_text=(
+                "When it was finished: 'YYYY-MM-DD hh:mm:ss' (factory time) or ISO 8601 with an offset "
+                "within ±14:00; years 2000–2100; not beyond now plus ROBOT_CLOCK_SKEW."
+            )
         )
 
     @extend_schema(

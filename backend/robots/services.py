@@ -9,9 +9,9 @@ from typing import NoReturn, TypeVar
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.exceptions import ApplicationError, Conflict
+from core.guards import DateTimeInputError, parse_datetime_input
 from orders.services import orders_allocate
 from robots.models import Robot, RobotModel, RobotVersion
 
@@ -30,7 +30,9 @@ def robot_model_create(*, code: str, name: str = "", versions: list[str] | None 
         with transaction.atomic():
             robot_model.save()
     except IntegrityError:
-        raise Conflict(f"Robot model {code!r} already exists.", code="duplicate") from None
+        raise Conflict(
+            f"Robot model {code!r} already exists.", code="duplicate", fields={"code": ["This model exists already."]}
+        ) from None
     for version in versions or []:
         robot_version_create(robot_model=robot_model, code=version)
     return robot_model
@@ -44,7 +46,11 @@ def robot_version_create(*, robot_model: RobotModel, code: str) -> RobotVersion:
         with transaction.atomic():
             robot_version.save()
     except IntegrityError:
-        raise Conflict(f"Version {code!r} of model {robot_model.code!r} already exists.", code="duplicate") from None
+        raise Conflict(
+            f"Version {code!r} of model {robot_model.code!r} already exists.",
+            code="duplicate",
+            fields={"code": ["This version exists already."]},
+        ) from None
     return robot_version
 
 
@@ -126,24 +132,17 @@ class ParseContext:
 
 
 def _parse_created(value, context: ParseContext) -> tuple[datetime | None, str | None]:
-    if not isinstance(value, str):
-        return None, "Must be a date and time as a string, e.g. '2023-10-03 23:59:12'."
     try:
-        # fromisoformat takes 'YYYY-MM-DD hh:mm:ss' and ISO 8601 alike, in C; Django's
-        # parser is the fallback for the odd forms it alone knows.
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        return None, f"{value[:40]!r} is not a date and time; use 'YYYY-MM-DD hh:mm:ss' or ISO 8601."
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=context.factory_tz)  # a naive time is factory time (TIME_ZONE)
-    if parsed > context.latest_allowed:
-        return None, "A robot cannot be finished in the future."
-    return parsed, None
+        # The one datetime input of the API (core.guards): documented forms only, years
+        # 2000–2100, offsets within ±14:00, and not beyond now plus the clock skew.
+        return parse_datetime_input(
+            value,
+            default_timezone=context.factory_tz,
+            not_after=context.latest_allowed,
+            not_after_message="A robot cannot be finished in the future.",
+        ), None
+    except DateTimeInputError as exc:
+        return None, exc.message
 
 
 def robot_input_parse(raw, *, context: ParseContext) -> tuple[RobotInput | None, dict]:
@@ -257,6 +256,9 @@ def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Cal
         try:
             with transaction.atomic():
                 inserted = insert(inputs)
+                # The foreign key is deferred, and this block may be a savepoint of the
+                # request's transaction (core.transactions): check it here, not at its commit.
+                connection.check_constraints(table_names=[Robot._meta.db_table])
                 orders_allocate(serials={item.serial for item in inputs}, limit=len(inputs))
         except IntegrityError:
             catalog_cache.clear()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
@@ -35,6 +36,8 @@ def user(django_user_model):
 
 @pytest.fixture
 def signed_in(user) -> Client:
+    """A manager: sees the whole log (what other accounts see: tests/test_least_exposure)."""
+    user.groups.add(Group.objects.get_or_create(name="manager")[0])
     client = Client()
     client.force_login(user)
     return client

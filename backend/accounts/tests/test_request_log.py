@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from accounts.masking import mask_email, mask_login, mask_phone
 from accounts.models import RegistrationRequest, User
-from accounts.services import RegistrationRecord, registration_request_spool, registration_spool_replay
+from accounts.services import (
+    RegistrationRecord,
+    registration_request_record,
+    registration_request_set_aside,
+    registration_request_spool,
+    registration_spool_replay,
+)
 from tests.stack import free_port
 
 URL = "/api/v1/useradd/"
@@ -177,3 +183,122 @@ def test_the_spool_replay_task_writes_spooled_entries(db):
 
     assert registration_spool_replay_task() == 1
     assert RegistrationRequest.objects.filter(entry_id=entry.entry_id).exists()
+
+
+# --- entries refused for their content: cleaned and written, or set aside; never spooled ---
+def set_aside_files(settings):
+    return sorted((settings.USERADD_LOG_SPOOL_DIR / "set-aside").glob("*.json"))
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_login_is_a_400_naming_it_and_its_entry_is_written_not_spooled(settings):
+    body = '{"name": "x", "username": "nul\\u0000abc", "email": "n@example.com"}'
+
+    response = Client().post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["username"] == ["Holds the control character U+0000, which has no meaning here."]
+    entry = RegistrationRequest.objects.get()
+    assert (entry.outcome, entry.error_codes) == ("rejected", ["username.control_character"])
+    assert "\x00" not in entry.login
+    assert spool_files(settings) == [] and set_aside_files(settings) == []
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_entry_with_control_characters_is_written_with_them_escaped(settings, caplog):
+    entry = record(login="nul\x00abc", user_agent="agent\x85", errors={"fields": {"a\x01": ["b\x02"]}})
+
+    with caplog.at_level(logging.INFO, logger="accounts.services"):
+        assert registration_request_record(record=entry)
+
+    row = RegistrationRequest.objects.get()
+    assert (row.login, row.user_agent) == ("nul\\u0000abc", "agent\\u0085")
+    assert row.errors == {"fields": {"a\\u0001": ["b\\u0002"]}}
+    assert spool_files(settings) == [] and set_aside_files(settings) == []
+    assert "\x00" not in caplog.text and "\x85" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_an_entry_the_database_refuses_even_cleaned_is_set_aside_and_counted(settings, client):
+    refused = record(status_code=70_000, login="too-big")  # beyond the column's smallint
+
+    assert registration_request_record(record=refused) is False
+
+    assert spool_files(settings) == []
+    (kept,) = set_aside_files(settings)
+    assert json.loads(kept.read_text())["login"] == "too-big"
+    assert not RegistrationRequest.objects.exists()
+    metrics = client.get("/metrics").content.decode()
+    assert 'r4c_useradd_log_spool_entries{state="set_aside"} 1.0' in metrics
+    assert 'r4c_useradd_log_spool_entries{state="waiting"} 0.0' in metrics
+
+
+@pytest.mark.django_db
+def test_a_replay_goes_entry_by_entry_and_sets_aside_what_it_cannot_write(settings):
+    first, second = record(login="first"), record(login="second")
+    # Spooled by the earlier code, which took a refusal for an outage: a NUL, and a status out of range.
+    nul = record(login="nul\x00abc")
+    out_of_range = record(status_code=70_000, login="out-of-range")
+    for entry in (first, nul, out_of_range, second):
+        registration_request_spool(record=entry)
+    (settings.USERADD_LOG_SPOOL_DIR / "0-unreadable.json").write_text("{not json")
+
+    assert registration_spool_replay() == 3
+
+    assert sorted(RegistrationRequest.objects.values_list("login", flat=True)) == ["first", "nul\\u0000abc", "second"]
+    assert spool_files(settings) == []
+    assert sorted(path.name for path in set_aside_files(settings)) == sorted(
+        ["0-unreadable.json", f"{out_of_range.entry_id}.json"]
+    )
+
+
+@pytest.mark.django_db
+def test_set_aside_entries_are_replayed_on_request_once_fixed(settings, capsys):
+    from django.core.management import call_command
+
+    registration_request_set_aside(record=record(login="fixed-later"))
+
+    call_command("replay_useradd_log_spool", "--set-aside")
+
+    assert "1 set-aside useradd log entries replayed" in capsys.readouterr().out
+    assert RegistrationRequest.objects.filter(login="fixed-later").exists()
+    assert set_aside_files(settings) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_during_an_outage_stops_and_keeps_every_entry_waiting(settings):
+    for index in range(3):
+        registration_request_spool(record=record(login=f"waiting-{index}"))
+    database = connections["default"]
+    original_port = database.settings_dict["PORT"]
+    database.close()
+    database.settings_dict["PORT"] = str(free_port())
+    try:
+        replayed = registration_spool_replay()
+    finally:
+        database.close()
+        database.settings_dict["PORT"] = original_port
+
+    assert replayed == 0
+    assert len(spool_files(settings)) == 3
+    assert set_aside_files(settings) == []
+
+
+@pytest.mark.django_db
+def test_staff_see_set_aside_and_waiting_entries_on_the_statistics_page(settings, django_user_model):
+    registration_request_set_aside(record=record(login="refused"))
+    registration_request_spool(record=record(login="waiting"))
+    staff = django_user_model.objects.create_user(username="staff", password=None, is_staff=True)
+    plain = django_user_model.objects.create_user(username="plain", password=None)
+    pages = {}
+    for user in (staff, plain):
+        client = Client()
+        client.force_login(user)
+        pages[user.username] = client.get("/stats/").content.decode()
+
+    assert 'id="spool"' in pages["staff"]
+    assert "Set aside, refused by the database even cleaned: <strong>1</strong> log entry" in pages["staff"]
+    assert str(settings.USERADD_LOG_SPOOL_DIR / "set-aside") in pages["staff"]
+    assert "Waiting on disk for the database: <strong>1</strong> log entry" in pages["staff"]
+    assert 'id="spool"' not in pages["plain"]

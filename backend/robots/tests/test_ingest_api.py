@@ -44,7 +44,7 @@ def test_iso_8601_with_an_offset_is_accepted(catalog, line):
         ({**ROBOT, "version": 12}, "version", "Must be a string."),
         ({"model": "R2", "version": "D2"}, "created", "This field is required."),
         ({**ROBOT, "created": "yesterday"}, "created", "'yesterday' is not a date and time"),
-        ({**ROBOT, "created": "2023-02-30 10:00:00"}, "created", "is not a date and time"),
+        ({**ROBOT, "created": "2023-02-30 10:00:00"}, "created", "is not a valid date and time"),
         ({**ROBOT, "colour": "red"}, "colour", "Unknown field."),
     ],
 )
@@ -177,3 +177,17 @@ def test_only_production_lines_report_robots(catalog, client_for_role):
     for role in ("sales", "marketing", "manager"):
         assert client_for_role(role).post(URL, ROBOT, format="json").status_code == 403
         assert client_for_role(role).post(BATCH_URL, [ROBOT], format="json").status_code == 403
+
+
+def test_a_version_deleted_since_the_catalog_was_cached_is_a_400_naming_it(catalog, line):
+    from robots.models import RobotVersion
+    from robots.services import catalog_cache
+
+    assert line.post(URL, ROBOT, format="json").status_code == 201  # the catalog is cached now
+    RobotVersion.objects.filter(model__code="R2", code="A1").delete()
+
+    response = line.post(URL, {**ROBOT, "version": "A1"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"version": ["Model 'R2' has no version 'A1'."]}
+    assert catalog_cache.get()[1] is False  # read afresh, and kept

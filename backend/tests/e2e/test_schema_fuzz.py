@@ -1,13 +1,19 @@
 """Schema fuzzing: schemathesis sends what the API's own OpenAPI schema allows (and a bit
-more) to the running app, with every role's token. No answer may be a 5xx, every answer
-must have a status code and a body the schema documents.
+more) to the running app, with every role's token, and on top of it the kinds of bad input of
+issue 12 (tests/e2e/fuzz_inputs.py): control characters, lone surrogates, non-ASCII digits,
+very long strings, extreme and malformed datetimes and offsets, addresses mail servers refuse,
+deep JSON. No
+answer may be a 5xx, every answer must have a status code and a body the schema documents,
+and no request holding an input the API promises to refuse may be answered with a 2xx.
+Afterwards no log line and no useradd log entry holds a control character.
 
-Bounded for `make test` (FUZZ_EXAMPLES per operation, 3 by default); `make fuzz` runs more.
+Bounded for `make test` (FUZZ_EXAMPLES per operation, 50 by default); `make fuzz` runs more.
 """
 
 import json
 import os
 
+import psycopg
 import pytest
 import requests
 import schemathesis
@@ -22,12 +28,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.stack import deployed_stack
+from core.guards import LINE_FORBIDDEN
+from tests.e2e.fuzz_inputs import SchemaFacts, bad_input_is_refused, mutated_cases
+from tests.stack import ProcessExited, deployed_stack
 
 pytestmark = pytest.mark.e2e
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 ROLES = ["production_line", "sales", "marketing", "manager"]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def fuzz_stack():
 def test_the_served_schema_is_the_one_fuzzed(fuzz_stack):
     served = requests.get(f"{fuzz_stack.web_url}/api/schema/?format=json", timeout=30).json()
 
-    assert served == app_schema()
+    assert served == SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +67,21 @@ def app_schema() -> dict:
     return json.loads(OpenApiJsonRenderer().render(generator.get_schema(request=None, public=True)))
 
 
-schema = schemathesis.openapi.from_dict(app_schema())
+SCHEMA = app_schema()
+FACTS = SchemaFacts.of(SCHEMA)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    bad_input_is_refused(FACTS),
+]
+schema = schemathesis.openapi.from_dict(SCHEMA)
+
+
+@schema.hook
+def flatmap_case(context, case):
+    return mutated_cases(case, FACTS)
 
 
 @schema.parametrize()
@@ -68,5 +89,38 @@ schema = schemathesis.openapi.from_dict(app_schema())
     max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 def test_every_operation_answers_as_documented_for_every_caller(case, fuzz_stack, callers):
+    web = fuzz_stack.processes["web"]
+    if web.popen.poll() is not None:  # say why, rather than fail every later case on a refused connection
+        raise ProcessExited(f"the web process exited with {web.popen.returncode}:\n{web.log_tail(80)}")
     for headers in callers.values():
         case.call_and_validate(base_url=fuzz_stack.web_url, headers=headers, checks=CHECKS, timeout=30)
+
+
+def test_no_control_character_reached_the_logs_or_the_useradd_log(fuzz_stack):
+    """After the fuzzing above (it runs first: pytest keeps the order of a module's tests)."""
+    log = fuzz_stack.processes["web"].log_path.read_text(encoding="utf-8", errors="replace")
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+    assert records, "the web process logs JSON lines"
+    assert [found for record in records for found in control_characters_in(record)] == []
+    with psycopg.connect(fuzz_stack.database_url) as connection:
+        rows = connection.execute(
+            "SELECT login, email_masked, phone_masked, client_address, user_agent, errors::text, "
+            "array_to_string(error_codes, ' ') FROM accounts_registrationrequest"
+        ).fetchall()
+    assert rows, "the fuzzing called useradd"
+    assert [row for row in rows if any(LINE_FORBIDDEN.search(value or "") for value in row)] == []
+
+
+def control_characters_in(value, key: str = "") -> list[str]:
+    """Each string of a decoded JSON log record that holds a control character or a lone
+    surrogate (a traceback's line breaks aside), shortened around what was found."""
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in control_characters_in(k) + control_characters_in(v, k)]
+    if isinstance(value, list):
+        return [found for item in value for found in control_characters_in(item, key)]
+    if isinstance(value, str):
+        text = value.replace("\n", "").replace("\t", "") if key in ("exc_info", "stack_info") else value
+        match = LINE_FORBIDDEN.search(text)
+        return [repr(text[max(match.start() - 60, 0) : match.end() + 20])] if match else []
+    return []
