@@ -212,6 +212,9 @@ class TokenCreateApi(APIView):
     authentication_classes = []
     throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "auth"
+    # A refused sign-in answers 401 and must still count towards the lockout (django-axes
+    # writes it): not wrapped in the request's all-or-nothing transaction (core.transactions).
+    atomic_request = False
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)

@@ -22,8 +22,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 class ApiWriteTransactionMiddleware:
     """Wraps each DRF view called with a method that may write in `transaction.atomic()`.
 
-    Listed last in MIDDLEWARE, so it wraps the view alone (the useradd request log, written
+    Listed late in MIDDLEWARE, so it wraps the view alone (the useradd request log, written
     by an outer middleware after the answer, is written whatever becomes of the request).
+    A view whose refusals must leave a record says `atomic_request = False`: the token
+    endpoint, whose failed sign-ins django-axes counts in the database while answering 401.
     """
 
     def __init__(self, get_response):
@@ -35,6 +37,8 @@ class ApiWriteTransactionMiddleware:
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         view_class = getattr(view_func, "cls", None)
         if request.method in SAFE_METHODS or not (isinstance(view_class, type) and issubclass(view_class, APIView)):
+            return None
+        if not getattr(view_class, "atomic_request", True):
             return None
         entered = False
         try:
