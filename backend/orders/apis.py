@@ -1,4 +1,4 @@
-"""Order APIs for sales: create (JSON or form), list, read, cancel."""
+"""Order APIs for sales: create (JSON or form), list, read, cancel; the stock (robots less those reserved)."""
 
 from collections.abc import Mapping
 
@@ -114,3 +114,48 @@ class OrderCancelApi(APIView):
     def post(self, request, order_id: int):
         order = services.order_cancel(order_id=order_id)
         return Response(OrderOutputSerializer(order).data)
+
+
+class StockOutputSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    model = serializers.CharField()
+    version = serializers.CharField()
+    produced = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class StockApi(ListAPIView):
+    roles = (Role.SALES, Role.MANAGER)
+    serializer_class = StockOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.stock_list()
+
+    @extend_schema(
+        tags=["robots"],
+        summary="Stock per serial: produced, reserved for orders, available",
+        examples=[
+            OpenApiExample(
+                "R2-D2",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "serial": "R2-D2",
+                            "model": "R2",
+                            "version": "D2",
+                            "produced": 5,
+                            "reserved": 2,
+                            "available": 3,
+                        }
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -11,7 +11,8 @@ from core.exceptions import ApplicationError
 from customers.services import customer_get_or_create_by_email
 from notifications.services import email_enqueue
 from orders.models import Order, OrderStatus
-from robots.models import Robot, RobotVersion
+from robots.events import RobotsProduced
+from robots.selectors import robot_list, robot_version_exists
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
     _lock_serials(serials)
     notified = []
     for serial in sorted(serials):
+        # Under the lock every order of the serial committed before it is visible: when none
+        # waits (most robots), one probe of the partial index order_waiting_by_serial is all.
+        if not Order.objects.filter(robot_serial=serial, status=OrderStatus.WAITING).exists():
+            continue
         waiting = list(
             Order.objects.select_for_update(of=("self",))
             .filter(robot_serial=serial, status=OrderStatus.WAITING)
@@ -50,7 +55,8 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
         if not waiting:
             continue
         free = list(
-            Robot.objects.filter(serial=serial, order__isnull=True)
+            robot_list()
+            .filter(serial=serial, order__isnull=True)
             .order_by("created", "id")
             .values_list("pk", flat=True)[: len(waiting)]
         )
@@ -64,6 +70,12 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
             notified.append(order)
             logger.info("order %s got robot %s (%s)", order.pk, robot_id, serial)
     return notified
+
+
+def robots_produced_allocate(event: RobotsProduced) -> None:
+    """Subscriber of RobotsProduced (orders.apps): new robots go to the oldest waiting orders
+    of their serials, in the ingest transaction (at most one order per new robot)."""
+    orders_allocate(serials=set(event.serials), limit=event.count)
 
 
 def _availability_email_enqueue(*, order: Order) -> None:
@@ -82,7 +94,7 @@ def _availability_email_enqueue(*, order: Order) -> None:
 def order_create(*, email: str, robot_serial: str) -> Order:
     """Records an order; if a robot of its serial is free, it is reserved and e-mailed at once."""
     model, _, version = robot_serial.partition("-")
-    if not RobotVersion.objects.filter(model__code=model, code=version).exists():
+    if not robot_version_exists(model=model, version=version):
         raise ApplicationError(
             "The order was rejected; see `fields`.",
             fields={"robot_serial": [f"{robot_serial!r} is not a robot model-version of the catalog."]},

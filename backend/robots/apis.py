@@ -1,4 +1,4 @@
-"""Robot APIs: the catalog, ingest (single and batch), the robot list and the stock."""
+"""Robot APIs: the catalog, ingest (single and batch), the robot list."""
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -176,48 +176,3 @@ class RobotBatchCreateApi(APIView):
     def post(self, request):
         created = services.robots_create_batch(items=request.data)
         return Response(self.OutputSerializer({"created": created}).data, status=status.HTTP_201_CREATED)
-
-
-class StockOutputSerializer(serializers.Serializer):
-    serial = serializers.CharField()
-    model = serializers.CharField()
-    version = serializers.CharField()
-    produced = serializers.IntegerField()
-    reserved = serializers.IntegerField()
-    available = serializers.IntegerField()
-
-
-class StockApi(ListAPIView):
-    roles = (Role.SALES, Role.MANAGER)
-    serializer_class = StockOutputSerializer
-    filter_backends: list = []
-
-    def get_queryset(self):
-        return selectors.stock_list()
-
-    @extend_schema(
-        tags=["robots"],
-        summary="Stock per serial: produced, reserved for orders, available",
-        examples=[
-            OpenApiExample(
-                "R2-D2",
-                value={
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "results": [
-                        {
-                            "serial": "R2-D2",
-                            "model": "R2",
-                            "version": "D2",
-                            "produced": 5,
-                            "reserved": 2,
-                            "available": 3,
-                        }
-                    ],
-                },
-            )
-        ],
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)

@@ -1,9 +1,9 @@
-"""Robot reads: the catalog, robots, stock."""
+"""Robot reads: the catalog and robots (the stock, robots less those orders reserve, is in orders)."""
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from robots.models import Robot, RobotModel
+from robots.models import Robot, RobotModel, RobotVersion
 
 
 def robot_model_list() -> QuerySet[RobotModel]:
@@ -14,16 +14,11 @@ def robot_model_get(*, code: str) -> RobotModel:
     return get_object_or_404(robot_model_list(), code=code)
 
 
+def robot_version_exists(*, model: str, version: str) -> bool:
+    """Whether the catalog holds `version` of `model` (codes, e.g. "R2" and "D2")."""
+    return RobotVersion.objects.filter(model__code=model, code=version).exists()
+
+
 def robot_list() -> QuerySet[Robot]:
     """Every robot, newest first; the API's filterset narrows it."""
     return Robot.objects.all()
-
-
-def stock_list() -> QuerySet:
-    """Per serial: robots produced, reserved for orders, and available."""
-    return (
-        Robot.objects.values("serial", "model", "version")
-        .annotate(produced=Count("id"), reserved=Count("order"))
-        .annotate(available=F("produced") - F("reserved"))
-        .order_by("serial")
-    )

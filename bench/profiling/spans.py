@@ -1,8 +1,9 @@
 """The functions timed in a profiled request: (label, "module:qualname"), outermost first.
 
 Each target is patched where callers look it up at call time: a class attribute, or the
-name in the module that calls it (robots.services looks up `orders_allocate` in its own
-namespace). When code moves, a target that no longer exists is reported as missing.
+name in the module that calls it (orders.services looks up `orders_allocate` in its own
+namespace when its RobotsProduced subscriber runs). When code moves, a target that no
+longer exists is reported as missing.
 """
 
 SPANS = [
@@ -26,7 +27,8 @@ SPANS = [
     ("robots: catalog + validation (_parse_all)", "robots.services:_parse_all"),
     ("robots: catalog cache read", "robots.services:CatalogCache.get"),
     ("robots: INSERT the robot (ORM create)", "robots.services:_insert_robot"),
-    ("orders: allocation (orders_allocate)", "robots.services:orders_allocate"),
+    ("robots: publish RobotsProduced (orders' subscriber runs in it)", "core.events:publish"),
+    ("orders: allocation (orders_allocate)", "orders.services:orders_allocate"),
     ("orders: allocation advisory lock", "orders.services:_lock_serials"),
     ("DRF: output serializer (.data)", "rest_framework.serializers:Serializer.data"),
     # POST /api/v1/useradd/
