@@ -5,8 +5,8 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
 from accounts.services import api_token_create
+from core.roles import Role
 
 
 @pytest.fixture(autouse=True)

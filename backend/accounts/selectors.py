@@ -12,9 +12,9 @@ from django_filters.utils import translate_validation
 
 from accounts.masking import mask_others_login
 from accounts.models import RegistrationOutcome, RegistrationRequest
-from accounts.roles import Role
 from core.filters import filterset_apply
 from core.permissions import user_has_role
+from core.roles import Role
 
 EXPORT_FIELDS = [
     "created_at",

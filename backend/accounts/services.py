@@ -23,9 +23,9 @@ from rest_framework.authtoken.models import Token
 
 from accounts.metrics import useradd_log_spooled_count
 from accounts.models import RegistrationRequest
-from accounts.roles import Role
 from core.exceptions import Conflict
 from core.guards import escape_control_characters
+from core.roles import Role
 
 User = get_user_model()
 logger = logging.getLogger(__name__)

@@ -7,12 +7,13 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.fields import EmailInputField
+from core.roles import Role
 from customers.models import Customer
 from customers.selectors import customer_list
 from customers.services import customer_create, customer_delete, customer_update
 
-WRITERS = ("marketing", "sales")
-READERS = (*WRITERS, "manager")
+WRITERS = (Role.MARKETING, Role.SALES)
+READERS = (*WRITERS, Role.MANAGER)
 
 EXAMPLE = {
     "id": 7,

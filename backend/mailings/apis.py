@@ -8,14 +8,15 @@ from rest_framework.views import APIView
 
 from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
+from core.roles import Role
 from mailings import selectors
 from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.services import mailing_cancel, mailing_create, mailing_delete, mailing_update
 
-WRITERS = ("marketing",)
-READERS = ("marketing", "manager")
-ROLES = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
+WRITERS = (Role.MARKETING,)
+READERS = (Role.MARKETING, Role.MANAGER)
+ROLES = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
 
 MAILING_EXAMPLE = {
     "id": 3,

@@ -10,10 +10,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from core.fields import EmailInputField
 from core.idempotency import idempotent
 from core.parsers import FormParser, JSONParser, MultiPartParser
+from core.roles import Role
 from orders import selectors, services
 from orders.models import Order, OrderStatus
 

@@ -15,10 +15,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from core.exceptions import ApplicationError
 from core.fields import DateTimeInputField
 from core.idempotency import idempotent
+from core.roles import Role
 from reports import selectors, services
 from reports.models import Report, ReportKind, ReportStatus
 from reports.workbook import weekly_workbook_temporary_file

@@ -7,10 +7,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from core.fields import DateTimeInputField
 from core.filters import DateTimeInputFilter
 from core.idempotency import idempotent
+from core.roles import Role
 from robots import selectors, services
 from robots.models import CODE_VALIDATOR, Robot, RobotModel
 

@@ -17,8 +17,8 @@ from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
 from accounts.services import api_token_create
+from core.roles import Role
 
 ANONYMOUS, USERADD, ADMIN = "anonymous", "useradd account", "admin"
 LINE, SALES, MARKETING, MANAGER = Role.PRODUCTION_LINE, Role.SALES, Role.MARKETING, Role.MANAGER
