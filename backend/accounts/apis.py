@@ -1,12 +1,12 @@
 """Account APIs: self-provisioning (useradd); exchange a username and password for a token; who am I."""
 
-import re
 from collections.abc import Mapping
 from datetime import date
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -24,10 +24,8 @@ from core.exceptions import ApplicationError
 from core.fields import DateInputField, EmailInputField
 from core.guards import YearRange
 from core.permissions import IsAuthenticatedAnyRole
+from core.phones import phone_normalize
 
-# ASCII digits, as the database's accounts_user_phone_format says ("\d" would take "٧٩١٦...").
-PHONE_PATTERN = re.compile(r"7[0-9]{10}")
-PHONE_SEPARATORS = re.compile(r"[\s()\-]")
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 ERROR_SCHEMA = {
     "type": "object",
@@ -70,12 +68,10 @@ class AccountRegisterApi(APIView):
         def validate_phone(self, value: str | None) -> str:
             if not value:
                 return ""
-            phone = PHONE_SEPARATORS.sub("", value).removeprefix("+")
-            if not PHONE_PATTERN.fullmatch(phone):
-                raise serializers.ValidationError(
-                    "Enter the phone as 7XXXXXXXXXX (11 digits starting with 7).", code="invalid_phone"
-                )
-            return phone
+            try:
+                return phone_normalize(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages, code=exc.code) from None
 
         def validate_email(self, value: str | None) -> str:
             return BaseUserManager.normalize_email(value) if value else ""

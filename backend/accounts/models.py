@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Lower
 
+from core.phones import PHONE_FORMAT, PHONE_PATTERN
+
 
 class UserManager(DjangoUserManager):
     def get_by_natural_key(self, username):
@@ -23,7 +25,7 @@ class User(AbstractUser):
     first_name = None
     last_name = None
     name = models.CharField(max_length=150, blank=True)
-    phone = models.CharField(max_length=11, blank=True, help_text="7XXXXXXXXXX")
+    phone = models.CharField(max_length=11, blank=True, help_text=PHONE_FORMAT)
     birth_date = models.DateField(null=True, blank=True)
 
     REQUIRED_FIELDS = ["email"]
@@ -40,7 +42,7 @@ class User(AbstractUser):
             ),
             models.UniqueConstraint(fields=["phone"], condition=~models.Q(phone=""), name="accounts_user_phone_unique"),
             models.CheckConstraint(
-                condition=models.Q(phone="") | models.Q(phone__regex=r"^7[0-9]{10}$"),
+                condition=models.Q(phone="") | models.Q(phone__regex=PHONE_PATTERN),
                 name="accounts_user_phone_format",
             ),
         ]

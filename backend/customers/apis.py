@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.fields import EmailInputField
+from core.phones import PHONE_FORMAT, validate_phone_stored_form
 from core.roles import Role
 from customers.models import Customer
 from customers.selectors import customer_list
@@ -37,8 +38,8 @@ class CustomerFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
     phone_number = django_filters.CharFilter(
         field_name="phone_number",
-        help_text="7XXXXXXXXXX",
-        validators=[RegexValidator(r"\A7[0-9]{10}\Z", "A phone number is 7XXXXXXXXXX (11 digits).")],
+        help_text=PHONE_FORMAT,
+        validators=[validate_phone_stored_form],
     )
 
     class Meta:
@@ -56,7 +57,11 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 class CustomerInputSerializer(serializers.Serializer):
     email = EmailInputField(required=False, allow_null=True, allow_blank=True)
     phone_number = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=32, help_text="7XXXXXXXXXX"
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=32,
+        help_text="+7 (912) 345-67-89, 8 912 345-67-89 or 79123456789; kept as 7XXXXXXXXXX.",
     )
     operator_code = serializers.CharField(
         required=False, allow_blank=True, max_length=3, help_text="Defaults to digits 2-4 of the phone."

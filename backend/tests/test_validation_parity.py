@@ -36,6 +36,7 @@ MESSAGES = internal("mailings.dispatcher inserts and updates messages from maili
 ALLOCATION = internal("orders.services allocates under a per-serial advisory lock")
 CATALOG_CONFLICT = "robots/tests/test_catalog_and_reads_api.py::test_duplicates_in_the_catalog_are_409s"
 CUT_TO_COLUMN = internal("RegistrationRecord.to_model cuts every text to its column")
+PHONE_NORMALISER = "core/tests/test_phones.py::test_whatever_the_text_only_what_the_database_takes_comes_out"
 REPORT_JOB = internal("reports.services builds and records reports; counts and sizes are never negative")
 
 # constraint (by name; foreign keys as "table.column -> table") -> the check that comes first
@@ -45,9 +46,7 @@ CHECKED_FIRST = {
     "accounts_user_username_ci_unique": USERADD_CONFLICT,
     "accounts_user_email_ci_unique": USERADD_CONFLICT,
     "accounts_user_phone_unique": USERADD_CONFLICT,
-    "accounts_user_phone_format": (
-        "accounts/tests/test_useradd_phone.py::test_whatever_the_text_the_check_keeps_only_what_the_database_takes"
-    ),
+    "accounts_user_phone_format": PHONE_NORMALISER,
     "accounts_registrationrequest_entry_id_key": (
         "accounts/tests/test_request_log.py::test_a_replay_writes_each_spooled_entry_once_even_if_its_file_is_seen_twice"
     ),
@@ -73,9 +72,7 @@ CHECKED_FIRST = {
     "customers_customer_phone_number_key": CUSTOMER_CONFLICT,
     "customer_email_unique_case_insensitive": CUSTOMER_CONFLICT,
     "customer_has_email_or_phone": "customers/tests/test_apis.py::test_a_customer_without_email_and_phone_is_refused",
-    "customer_phone_is_7_and_10_digits": (
-        "customers/tests/test_phone_normalise.py::test_whatever_the_text_the_api_keeps_only_what_the_database_takes"
-    ),
+    "customer_phone_is_7_and_10_digits": PHONE_NORMALISER,
     "customer_operator_code_is_3_digits": "tests/test_bad_input.py::test_non_ascii_digits_in_a_customer_are_a_400",
     # mailings
     "mailing_ends_after_start": "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field",
@@ -121,7 +118,7 @@ LENGTHS = {
     "accounts_user.username": serializer_max_length(AccountRegisterApi.InputSerializer, "username"),
     "accounts_user.name": serializer_max_length(AccountRegisterApi.InputSerializer, "name"),
     "accounts_user.email": serializer_max_length(AccountRegisterApi.InputSerializer, "email"),
-    "accounts_user.phone": 11,  # validate_phone: 7 and ten digits
+    "accounts_user.phone": 11,  # core.phones.phone_normalize: 7 and ten digits
     "accounts_user.password": internal("an Argon2 hash of a generated password"),
     "core_idempotencykey.key": MAX_KEY_LENGTH,
     "core_idempotencykey.fingerprint": internal("a SHA-256 in hex"),
