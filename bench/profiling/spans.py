@@ -33,14 +33,14 @@ SPANS = [
     ("DRF: output serializer (.data)", "rest_framework.serializers:Serializer.data"),
     # POST /api/v1/useradd/
     ("DRF: input serializer is_valid", "rest_framework.serializers:Serializer.is_valid"),
-    ("useradd: account_register service", "accounts.apis:account_register"),
+    ("useradd: account_register service", "registrations.apis:account_register"),
     ("useradd: login/e-mail/phone taken checks", "accounts.services:_taken_fields"),
-    ("useradd: password generation", "accounts.services:password_generate"),
+    ("useradd: password generation", "registrations.services:password_generate"),
     ("useradd: argon2id hash (the hasher)", "accounts.hashers:ConfiguredArgon2PasswordHasher.encode"),
     ("ORM: Model.full_clean", "django.db.models:Model.full_clean"),
-    ("useradd: request-log middleware record", "accounts.middleware:registration_request_record"),
+    ("useradd: registration request log entry", "registrations.middleware:registration_request_log"),
     ("useradd: throttle (Redis)", "accounts.throttling:FailOpenScopedRateThrottle.allow_request"),
-    ("useradd: request-log metric", "accounts.middleware:useradd_request_observe"),
+    ("useradd: registration request metric", "registrations.middleware:registration_request_observe"),
     # the database and the broker
     ("ORM: compile SELECT", "django.db.models.sql.compiler:SQLCompiler.as_sql"),
     ("ORM: compile INSERT", "django.db.models.sql.compiler:SQLInsertCompiler.as_sql"),

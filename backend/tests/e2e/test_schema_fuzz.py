@@ -106,7 +106,7 @@ def test_no_control_character_reached_the_logs_or_the_useradd_log(fuzz_stack):
     with psycopg.connect(fuzz_stack.database_url) as connection:
         rows = connection.execute(
             "SELECT login, email_masked, phone_masked, client_address, user_agent, errors::text, "
-            "array_to_string(error_codes, ' ') FROM accounts_registrationrequest"
+            "array_to_string(error_codes, ' ') FROM registrations_registrationrequest"
         ).fetchall()
     assert rows, "the fuzzing called useradd"
     assert [row for row in rows if any(LINE_FORBIDDEN.search(value or "") for value in row)] == []
