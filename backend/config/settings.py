@@ -362,6 +362,9 @@ CELERY_TASK_ROUTES = {
     "mailings.tasks.*": {"queue": "mailings"},
 }
 CELERY_BEAT_SCHEDULER = "core.beat:HeartbeatScheduler"
+# Every periodic job, declared once in code; `manage.py sync_periodic_tasks` writes them into
+# the beat schedule tables (core.schedules).
+PERIODIC_JOBS = "config.schedule.PERIODIC_JOBS"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
