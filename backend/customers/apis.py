@@ -1,14 +1,12 @@
 """Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
 
-import django_filters
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from core.fields import EmailInputField
-from core.phones import PHONE_FORMAT, validate_phone_stored_form
 from core.roles import Role
+from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.selectors import customer_list
 from customers.services import customer_create, customer_delete, customer_update
@@ -26,25 +24,6 @@ EXAMPLE = {
     "created_at": "2026-11-23T10:00:00+03:00",
     "updated_at": "2026-11-23T10:00:00+03:00",
 }
-
-
-class CustomerFilter(django_filters.FilterSet):
-    tag = django_filters.CharFilter(field_name="tag", help_text="Exact tag.")
-    operator_code = django_filters.CharFilter(
-        field_name="operator_code",
-        help_text="Exact operator code, e.g. 912.",
-        validators=[RegexValidator(r"\A[0-9]{3}\Z", "An operator code is 3 digits.")],
-    )
-    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
-    phone_number = django_filters.CharFilter(
-        field_name="phone_number",
-        help_text=PHONE_FORMAT,
-        validators=[validate_phone_stored_form],
-    )
-
-    class Meta:
-        model = Customer
-        fields = ["tag", "operator_code", "email", "phone_number"]
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
