@@ -1,9 +1,9 @@
 """Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.response import Response
+from rest_framework import serializers
 
+from core.apis import ServiceModelViewSet
 from core.fields import EmailInputField
 from core.roles import Role
 from customers.filters import CustomerFilter
@@ -83,42 +83,22 @@ _RESPONSE_EXAMPLE = OpenApiExample("Customer", value=EXAMPLE, response_only=True
     destroy=extend_schema(summary="Delete a customer (409 while orders refer to it)"),
 )
 @extend_schema(tags=["customers"])
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CustomerViewSet(ServiceModelViewSet):
     """The customer directory; writes go through customers.services."""
 
     roles = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
     serializer_class = CustomerOutputSerializer
-    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
-    filterset_class = CustomerFilter
+    input_serializer_class = CustomerInputSerializer
+    filterset_class = CustomerFilter  # for the schema: selectors.customer_list runs it
 
     def get_queryset(self):
-        return customer_list()
+        return customer_list(filters=self.request.query_params)
 
-    def create(self, request):
-        data = self._input(request, partial=False)
-        customer = customer_create(**data)
-        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+    def perform_service_create(self, data: dict) -> Customer:
+        return customer_create(**data)
 
-    def update(self, request, pk=None):
-        return self._update(request, partial=False)
+    def perform_service_update(self, instance: Customer, data: dict) -> Customer:
+        return customer_update(customer=instance, **data)
 
-    def partial_update(self, request, pk=None):
-        return self._update(request, partial=True)
-
-    def destroy(self, request, pk=None):
-        customer_delete(customer=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _update(self, request, *, partial: bool):
-        customer = self.get_object()
-        data = self._input(request, partial=partial)
-        if not partial:  # a full replacement: what is not given goes back to its default
-            data = {"email": None, "phone_number": None, "operator_code": "", "tag": "", **data}
-        customer = customer_update(customer=customer, **data)
-        return Response(CustomerOutputSerializer(customer).data)
-
-    @staticmethod
-    def _input(request, *, partial: bool) -> dict:
-        serializer = CustomerInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+    def perform_service_destroy(self, instance: Customer) -> None:
+        customer_delete(customer=instance)

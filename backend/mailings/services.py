@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.exceptions import Conflict
 from core.queue import enqueue_on_commit
+from core.selectors import get_or_404
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tasks import mailing_start_task
 
@@ -83,7 +84,7 @@ def mailing_create(
 def mailing_update(*, mailing_id: int, **changes) -> Mailing:
     """Edits a mailing. A scheduled one may change anything; a running one only its end;
     a finished or cancelled one nothing."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     changes = {key: value for key, value in changes.items() if getattr(mailing, key) != value}
     if mailing.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED) and changes:
         raise Conflict(f"A {mailing.status} mailing cannot be changed.", code="mailing_closed")
@@ -113,7 +114,7 @@ def mailing_cancel(*, mailing_id: int) -> Mailing:
 
     Messages a sender holds right now are left to it: it records what the gateway said,
     and the beat tick cancels whatever it left pending."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     if mailing.status == MailingStatus.CANCELLED:
         return mailing
     if mailing.status == MailingStatus.FINISHED:
@@ -130,7 +131,7 @@ def mailing_cancel(*, mailing_id: int) -> Mailing:
 def mailing_delete(*, mailing_id: int) -> None:
     """Deletes a mailing from the API's view: it is cancelled first (its pending messages
     stop), and kept with its messages, so what was already sent stays on record."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     if mailing.status in (MailingStatus.SCHEDULED, MailingStatus.RUNNING):
         mailing_cancel(mailing_id=mailing.pk)
         mailing.refresh_from_db()

@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.selectors import get_or_404
 from customers.services import customer_get_or_create_by_email
 from notifications.services import email_enqueue
 from orders.models import Order, OrderStatus
@@ -111,9 +112,7 @@ def order_create(*, email: str, robot_serial: str) -> Order:
 def order_cancel(*, order_id: int) -> Order:
     """Cancels an order; a robot it held goes to the next waiting order of its serial."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
-        if order is None:
-            raise ApplicationError("No such order.", code="not_found", status_code=404)
+        order = get_or_404(Order.objects.select_for_update(of=("self",)).select_related("customer"), pk=order_id)
         if order.status == OrderStatus.CANCELLED:
             return order
         _lock_serials({order.robot_serial})

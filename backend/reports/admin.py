@@ -32,7 +32,7 @@ class ReportAdmin(JobAdmin):
     def download(self, report: Report) -> str:
         if report.status != ReportStatus.READY:
             return "—"
-        url = reverse("report-download", kwargs={"report_id": report.pk})
+        url = reverse("report-download", kwargs={"id": report.pk})
         return format_html('<a href="{}">{}</a>', url, report.file_name)
 
     def retry_job(self, job: Report) -> bool:
