@@ -52,9 +52,9 @@ def admin_client_api(db, django_user_model) -> APIClient:
 @pytest.fixture
 def smtp_sink(settings):
     """A real SMTP server on loopback; Django's SMTP backend is pointed at it."""
-    from tests.smtp import SmtpSink
+    from devtools.smtp_sink import MemorySink
 
-    sink = SmtpSink().start()
+    sink = MemorySink().start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = sink.port
