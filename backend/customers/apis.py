@@ -3,9 +3,9 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers
 
-from core.apis import ServiceModelViewSet
 from core.fields import EmailInputField
 from core.roles import Role
+from core.viewsets import ServiceModelViewSet
 from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.selectors import customer_list

@@ -5,10 +5,10 @@ from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.apis import ServiceModelViewSet
 from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
 from core.roles import Role
+from core.viewsets import ServiceModelViewSet
 from mailings import selectors
 from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus

@@ -75,3 +75,29 @@ def test_the_runtime_image_leaves_the_tests_out():
     assert _ignored("backend/conftest.py", patterns)
     assert not _ignored("backend/devtools/fake_gateway.py", patterns)  # the compose dev profile runs it
     assert not _ignored("backend/robots/services.py", patterns)
+
+
+def _views():
+    from django.urls import get_resolver
+
+    def walk(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from walk(pattern.url_patterns)
+            else:
+                yield getattr(pattern.callback, "cls", None)
+
+    return {view for view in walk(get_resolver().url_patterns) if view is not None}
+
+
+def test_every_view_names_its_roles_by_the_one_enum():
+    from core.roles import Role
+
+    bare = {}
+    for view in _views():
+        roles = getattr(view, "roles", ())
+        named = [role for allowed in roles.values() for role in allowed] if isinstance(roles, dict) else list(roles)
+        if any(not isinstance(role, Role) for role in named):
+            bare[view.__qualname__] = named
+
+    assert bare == {}

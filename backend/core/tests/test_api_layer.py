@@ -5,8 +5,8 @@ import re
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from core.apis import ServiceModelViewSet
 from core.filters import FilterSetSchemaBackend
+from core.viewsets import ServiceModelViewSet
 from customers.apis import CustomerInputSerializer
 from mailings.apis import MailingInputSerializer
 

@@ -1,4 +1,4 @@
-"""The API layer's shared pieces: the one base of the viewsets whose writes go through services."""
+"""The API layer's shared base: the one viewset of the resources whose writes go through services."""
 
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
