@@ -85,9 +85,9 @@ def _availability_email_enqueue(*, order: Order) -> None:
     language = settings.NOTIFICATION_LANGUAGE
     email_enqueue(
         to=[order.customer.email],
-        subject=render_to_string(f"notifications/robot_available.{language}.subject.txt", context).strip(),
-        body_text=render_to_string(f"notifications/robot_available.{language}.txt", context),
-        body_html=render_to_string(f"notifications/robot_available.{language}.html", context),
+        subject=render_to_string(f"orders/robot_available.{language}.subject.txt", context).strip(),
+        body_text=render_to_string(f"orders/robot_available.{language}.txt", context),
+        body_html=render_to_string(f"orders/robot_available.{language}.html", context),
         dedup_key=f"order:{order.pk}:robot:{order.robot_id}",
     )
 

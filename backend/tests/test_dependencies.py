@@ -69,3 +69,18 @@ def test_no_app_imports_another_apps_apis(app):
     )
 
     assert found == []
+
+
+@pytest.mark.parametrize("tasks", sorted(BACKEND.glob("*/tasks.py")), ids=lambda path: path.parent.name)
+def test_tasks_import_the_rules_in_their_bodies(tasks):
+    """HackSoft's convention, the same in every app: services import their tasks at the top,
+    tasks import services inside each task's body, so the cycle is cut in tasks.py."""
+    tree = ast.parse(tasks.read_text())
+    at_top = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+
+    assert [module for module in at_top if module and module.split(".")[0] in PROJECT] == []
