@@ -232,13 +232,17 @@ def _insert_robot(item: RobotInput) -> Robot:
 
 
 def _copy_robots(items: list[RobotInput]) -> None:
-    """One COPY for the whole batch: the fastest way PostgreSQL takes many rows."""
+    """One COPY for the whole batch: the fastest way PostgreSQL takes many rows (names from the model)."""
     now = timezone.now()
+    quote = connection.ops.quote_name
+    fields = Robot._meta
+    columns = ", ".join(
+        quote(fields.get_field(name).column)
+        for name in ("robot_version", "serial", "model", "version", "created", "created_at")
+    )
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(
-            "COPY robots_robot (robot_version_id, serial, model, version, created, created_at) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY {quote(fields.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for item in items:
             copy.write_row((item.robot_version_id, item.serial, item.model, item.version, item.created, now))
