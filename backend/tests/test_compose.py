@@ -80,24 +80,54 @@ def test_the_image_keeps_the_repository_layout_the_scripts_rely_on():
     assert Path(REPO_DIR / ".env.example").is_file()
 
 
+# What the processes read, and the compose-only names that no app container reads.
+PROCESS_SOURCES = [
+    REPO_DIR / "backend" / "config" / "settings.py",
+    REPO_DIR / "backend" / "config" / "gunicorn.py",
+    REPO_DIR / "backend" / "core" / "beat.py",
+    *(REPO_DIR / "backend" / "bin").iterdir(),
+    *(REPO_DIR / "worker" / "bin").iterdir(),
+]
+NGINX_TEMPLATE = REPO_DIR / "nginx" / "templates" / "default.conf.template"
+SETTING_PATTERNS = [
+    r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"',
+    r'environ(?:\.get|\.setdefault)?\(\s*"([A-Z][A-Z0-9_]+)"',
+    r"\$\{([A-Z][A-Z0-9_]+)[:}]",
+]
+# Read by `make dev`/`with-services` to reach or publish the compose services, or by nginx.
+NOT_APP_CONTAINER_SETTINGS = {
+    "POSTGRES_PASSWORD",
+    "DB_PUBLISH_PORT",
+    "REDIS_PUBLISH_PORT",
+    "NGINX_PORT",
+    "NGINX_RUN_DIR",
+    "NGINX_MAX_BODY_SIZE",
+    "FLOWER_ADDRESS",  # fixed by the flower service itself
+    "FLOWER_PORT",
+    "DJANGO_SETTINGS_MODULE",
+}
+
+
+def settings_read(sources) -> set[str]:
+    return {
+        name for source in sources for pattern in SETTING_PATTERNS for name in re.findall(pattern, source.read_text())
+    }
+
+
 def test_env_example_documents_every_setting_the_code_reads():
-    sources = [
-        REPO_DIR / "backend" / "config" / "settings.py",
-        REPO_DIR / "backend" / "config" / "gunicorn.py",
-        REPO_DIR / "backend" / "core" / "beat.py",
-        *(REPO_DIR / "backend" / "bin").iterdir(),
-        *(REPO_DIR / "worker" / "bin").iterdir(),
-        REPO_DIR / "nginx" / "templates" / "default.conf.template",
-    ]
-    patterns = [
-        r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"',
-        r'environ(?:\.get|\.setdefault)?\(\s*"([A-Z][A-Z0-9_]+)"',
-        r"\$\{([A-Z][A-Z0-9_]+)[:}]",
-    ]
-    read = {name for source in sources for pattern in patterns for name in re.findall(pattern, source.read_text())}
+    read = settings_read([*PROCESS_SOURCES, NGINX_TEMPLATE]) - {"DJANGO_SETTINGS_MODULE"}
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (REPO_DIR / ".env.example").read_text(), re.MULTILINE))
-    read.discard("DJANGO_SETTINGS_MODULE")
     assert read - documented == set()
+
+
+def test_in_compose_the_shells_settings_win_over_env_like_in_make_dev():
+    """Every setting an app container reads is in its environment: fixed (the compose services'
+    addresses) or passed through by name, which takes the shell's value before .env's."""
+    environment = COMPOSE["x-app"]["environment"]
+    assert settings_read(PROCESS_SOURCES) - NOT_APP_CONTAINER_SETTINGS - set(environment) == set()
+    passed_through = {name for name, value in environment.items() if value is None}
+    assert "LOG_LEVEL" in passed_through and "SECRET_KEY" in passed_through
+    assert environment["DATABASE_URL"].startswith("postgres://r4c:")  # names the db service, fixed
 
 
 def test_flower_is_published_on_the_hosts_loopback_only_and_never_proxied():

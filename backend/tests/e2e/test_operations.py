@@ -124,9 +124,14 @@ def test_one_request_id_follows_a_robot_from_its_post_into_the_email_task_and_th
     robot = order_then_robot(stack, api, email_address="bob.trace@example.com", version="T1")
     request_id = robot.headers["X-Request-ID"]  # nginx's $request_id
 
-    # The web log has it: gunicorn's access line and the allocation the POST did.
-    web_log = stack.processes["web"].log_path.read_text()
-    assert re.search(rf'"POST /api/v1/robots/ HTTP/1.[01]" 201 .* request_id={request_id}', web_log)
+    # The web log has it: gunicorn's access line (written once the answer is sent, so it may
+    # trail the client's read) and the allocation the POST did.
+    access_line = rf'"POST /api/v1/robots/ HTTP/1.[01]" 201 .* request_id={request_id}'
+    wait_until(
+        lambda: re.search(access_line, stack.processes["web"].log_path.read_text()),
+        timeout=10,
+        what="gunicorn's access line for the POST",
+    )
     assert any(line["request_id"] == request_id and "got robot" in line["message"] for line in json_lines(stack, "web"))
 
     def worker_lines(pattern: str) -> list[dict]:
