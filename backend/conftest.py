@@ -5,8 +5,8 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
 from accounts.services import api_token_create
+from core.roles import Role
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +52,9 @@ def admin_client_api(db, django_user_model) -> APIClient:
 @pytest.fixture
 def smtp_sink(settings):
     """A real SMTP server on loopback; Django's SMTP backend is pointed at it."""
-    from tests.smtp import SmtpSink
+    from devtools.smtp_sink import MemorySink
 
-    sink = SmtpSink().start()
+    sink = MemorySink().start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = sink.port

@@ -8,11 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import checks  # noqa: F401 (registers the argon2 cost check)
-        from accounts.metrics import UseraddLogSpoolCollector
         from accounts.roles import sync_role_permissions
-        from core.metrics import extra_registry
-
-        extra_registry.register(UseraddLogSpoolCollector())
 
         # Model permissions only exist after each migrate run; give them to the roles then.
         post_migrate.connect(sync_role_permissions, dispatch_uid="accounts.sync_role_permissions")

@@ -1,18 +1,10 @@
-"""The roles of DESIGN.md §4 as Django groups, and the model permissions each one holds.
+"""The roles (core.roles.Role) as Django groups, and the model permissions each one holds.
 
 The API checks a role by group membership (core.permissions.HasRole); the permissions
 below are what the admin site lets each role see and change.
 """
 
-from django.db.models import TextChoices
-
-
-class Role(TextChoices):
-    PRODUCTION_LINE = "production_line", "Production line"
-    SALES = "sales", "Sales"
-    MARKETING = "marketing", "Marketing"
-    MANAGER = "manager", "Manager"
-
+from core.roles import Role
 
 CUSTOMER_PERMISSIONS = [f"customers.{action}_customer" for action in ("view", "add", "change", "delete")]
 

@@ -1,9 +1,10 @@
+"""Account routes under /api/v1/."""
+
 from django.urls import path
 
-from accounts.apis import AccountRegisterApi, MeApi, TokenCreateApi
+from accounts.apis import MeApi, TokenCreateApi
 
 urlpatterns = [
-    path("useradd/", AccountRegisterApi.as_view(), name="useradd"),
     path("auth/token/", TokenCreateApi.as_view(), name="auth-token"),
     path("auth/me/", MeApi.as_view(), name="auth-me"),
 ]

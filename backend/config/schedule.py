@@ -11,11 +11,11 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="core.tasks.idempotency_keys_purge_task",
         crontab="17 * * * *",
     ),
-    # Every minute: write useradd log entries spooled while PostgreSQL was down (the web
-    # processes also replay them on their next request; this catches a quiet service).
+    # Every minute: write registration request log entries spooled while PostgreSQL was down
+    # (the web processes also replay them on their next request; this catches a quiet service).
     PeriodicJob(
-        name="accounts: replay the useradd log spool",
-        task="accounts.tasks.registration_spool_replay_task",
+        name="registrations: replay the registration request log spool",
+        task="registrations.tasks.registration_request_log_replay_task",
         every_seconds=60,
     ),
     # Every minute: re-send e-mails whose wake-up was lost (broker outage, crashed worker).

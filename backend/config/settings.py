@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "accounts",
+    "registrations",
     "robots",
     "orders",
     "customers",
@@ -66,8 +67,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # X-Request-ID in (nginx sets it) and out; the id travels on into Celery tasks (DJANGO_GUID below).
     "django_guid.middleware.guid_middleware",
-    # Records every useradd request, even those refused before the view (413, 429, 500).
-    "accounts.middleware.RegistrationRequestLogMiddleware",
+    # The registration request log: every useradd request, even those refused before the view (413, 429, 500).
+    "registrations.middleware.RegistrationRequestLogMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     # Control characters in path parameters, query, read headers and cookies: a 400 (DESIGN.md §4).
     "core.guards.InputGuardMiddleware",
@@ -235,12 +236,14 @@ MAILING_STALL_SECONDS = env.int("MAILING_STALL_SECONDS", default=30)  # idle thi
 MAILING_RETRY_BASE_SECONDS = env.float("MAILING_RETRY_BASE_SECONDS", default=2.0)
 MAILING_RETRY_MAX_SECONDS = env.float("MAILING_RETRY_MAX_SECONDS", default=300.0)
 
-# --- Accounts: sign-in pages and the useradd request log ------------------------------
+# --- Accounts: sign-in pages; registrations: the registration request log -------------
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/stats/"
 LOGOUT_REDIRECT_URL = "/login/"
-# Where useradd log entries wait when the database is unreachable; replayed afterwards.
-USERADD_LOG_SPOOL_DIR = env.path("USERADD_LOG_SPOOL_DIR", default=str(REPO_DIR / "var" / "spool" / "useradd-log"))
+# Where registration request log entries wait when the database is unreachable; replayed afterwards.
+REGISTRATION_REQUEST_LOG_SPOOL_DIR = env.path(
+    "REGISTRATION_REQUEST_LOG_SPOOL_DIR", default=str(REPO_DIR / "var" / "spool" / "registration-request-log")
+)
 
 # Sign-in lockout (django-axes), for the sign-in form, the admin and POST /api/v1/auth/token/ alike:
 # AXES_FAILURE_LIMIT failed sign-ins from one client address lock it out for AXES_COOLOFF_MINUTES.
@@ -276,7 +279,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Selectors run the FilterSets; the backend only documents them (core.filters).
+    "DEFAULT_FILTER_BACKENDS": ["core.filters.FilterSetSchemaBackend"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -359,6 +363,9 @@ CELERY_TASK_ROUTES = {
     "mailings.tasks.*": {"queue": "mailings"},
 }
 CELERY_BEAT_SCHEDULER = "core.beat:HeartbeatScheduler"
+# Every periodic job, declared once in code; `manage.py sync_periodic_tasks` writes them into
+# the beat schedule tables (core.schedules).
+PERIODIC_JOBS = "config.schedule.PERIODIC_JOBS"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True

@@ -5,11 +5,12 @@ from django.urls import include, path
 
 from core.docs import RedocView, SchemaView, SwaggerView
 
-API_APPS = ["accounts", "robots", "orders", "customers", "reports", "mailings"]
+API_APPS = ["accounts", "registrations", "robots", "orders", "customers", "reports", "mailings"]
 
 urlpatterns = [
     path("", include("core.urls")),
-    path("", include("accounts.page_urls")),  # /login/, /logout/, /stats/ and its exports
+    path("", include("accounts.page_urls")),  # /login/, /logout/
+    path("", include("registrations.page_urls")),  # /stats/ and its exports
     path("api/v1/", include([path("", include(f"{app}.urls")) for app in API_APPS])),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script as a file, so the page needs no inline script (CSP).

@@ -1,5 +1,6 @@
 """Filters of the API's lists and statistics: django-filter FilterSets, with the one datetime
-parser (core.guards) and strict whole numbers, and one way to run them (a bad value is a 400)."""
+parser (core.guards) and strict whole numbers, and one way to run them: inside the selectors
+(`filterset_apply`, a bad value is a 400); views name their FilterSet for the schema only."""
 
 import re
 
@@ -7,6 +8,7 @@ import django_filters
 from django import forms
 from django.core.validators import EMPTY_VALUES
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -65,3 +67,12 @@ def filterset_apply(filterset_class: type[django_filters.FilterSet], data, query
     if not filterset.is_valid():
         raise translate_validation(filterset.errors)
     return filterset.qs
+
+
+class FilterSetSchemaBackend(DjangoFilterBackend):
+    """The API's filter backend: it documents a list's query parameters from its view's
+    `filterset_class` (drf-spectacular reads them as it does DjangoFilterBackend's) and filters
+    nothing. The view's selector runs the same FilterSet (`filterset_apply`): one way to filter."""
+
+    def filter_queryset(self, request, queryset, view):
+        return queryset

@@ -80,16 +80,16 @@ def _claim(*, owner_id: int, key: str, fingerprint: str) -> tuple[IdempotencyKey
     """Inserts the key, or waits for a concurrent insert to commit and returns that row."""
     now = timezone.now()
     IdempotencyKey.objects.filter(owner_id=owner_id, key=key, expires_at__lte=now).delete()
+    quote = connection.ops.quote_name
+    fields = IdempotencyKey._meta
+    columns = [quote(fields.get_field(name).column) for name in ("owner", "key", "fingerprint", "created_at")]
+    columns.append(quote(fields.get_field("expires_at").column))
     with connection.cursor() as cursor:
         # ON CONFLICT DO NOTHING blocks on a concurrent uncommitted insert of the same key,
         # then skips: exactly one request wins, the others read its committed result.
         cursor.execute(
-            """
-            INSERT INTO core_idempotencykey (owner_id, key, fingerprint, created_at, expires_at)
-            VALUES (%s, %s, %s, %s, %s)
-            ON CONFLICT (owner_id, key) DO NOTHING
-            RETURNING id
-            """,
+            f"INSERT INTO {quote(fields.db_table)} ({', '.join(columns)}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(columns[:2])}) DO NOTHING RETURNING {quote(fields.pk.column)}",
             [owner_id, key, fingerprint, now, now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)],
         )
         inserted = cursor.fetchone()

@@ -46,7 +46,7 @@ def _task_id(record: logging.LogRecord) -> str:
 
 
 class QuietPeriodicJobs(logging.Filter):
-    """Demotes Celery's own lines about the jobs of config/schedule.py to DEBUG.
+    """Demotes Celery's own lines about the periodic jobs (core.schedules.periodic_jobs) to DEBUG.
 
     Beat's "Sending due task", a worker's "Task ... received" and "Task ... succeeded" are
     what every tick of every periodic job writes (three lines every two seconds for the
@@ -61,9 +61,9 @@ class QuietPeriodicJobs(logging.Filter):
     @property
     def task_names(self) -> frozenset[str]:
         if self._task_names is None:  # read on first use: the schedule needs the app registry
-            from config.schedule import PERIODIC_JOBS
+            from core.schedules import periodic_jobs
 
-            self._task_names = frozenset(job.task for job in PERIODIC_JOBS)
+            self._task_names = frozenset(job.task for job in periodic_jobs())
         return self._task_names
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -16,8 +16,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 _redis_client: redis.Redis | None = None
 
 
-def _redis() -> redis.Redis:
-    """The Redis client metrics written by several processes share (the broker's server)."""
+def shared_redis() -> redis.Redis:
+    """The Redis client for metrics that several processes write and the web process reads
+    at scrape time (the broker's server), made on first use in each process."""
     global _redis_client
     if _redis_client is None:
         _redis_client = redis.Redis.from_url(

@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 class HasRole(BasePermission):
     """Allows superusers, and users in one of the view's `roles`.
 
-    A view declares `roles = ("sales", ...)` for every method, or a mapping
+    A view declares `roles = (Role.SALES, ...)` (core.roles) for every method, or a mapping
     `roles = {"GET": (...), "POST": (...)}`. A view that declares nothing is closed to
     everyone but superusers, so a forgotten declaration fails safe.
 

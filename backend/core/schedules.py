@@ -1,5 +1,9 @@
-"""Periodic jobs declared in code (config/schedule.py), synced into django-celery-beat; when
-a job was due, for the catch-up of runs that beat missed."""
+"""Periodic jobs declared in code, synced into django-celery-beat; when a job was due, for the
+catch-up of runs that beat missed.
+
+The project names its list of jobs in the PERIODIC_JOBS setting (a dotted path: the list lives
+in config/schedule.py), so core finds it without importing the project.
+"""
 
 import json
 from dataclasses import dataclass, field
@@ -7,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 MANAGED_MARK = "[managed in code: config/schedule.py]"
@@ -24,6 +29,11 @@ class PeriodicJob:
     def __post_init__(self):
         if (self.crontab is None) == (self.every_seconds is None):
             raise ValueError(f"{self.name}: give exactly one of crontab and every_seconds")
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    """Every periodic job of the project: the list the PERIODIC_JOBS setting names."""
+    return list(import_string(settings.PERIODIC_JOBS))
 
 
 @dataclass

@@ -1,8 +1,7 @@
-"""Tasks every app relies on: the broker round trip check and key expiry."""
+"""Tasks every app relies on: the broker round trip check and key expiry (thin: the rules are in
+core.idempotency, imported in the task's body)."""
 
 from celery import shared_task
-
-from core.idempotency import idempotency_keys_purge
 
 
 @shared_task(ignore_result=False)
@@ -13,4 +12,6 @@ def ping_task(payload: str = "pong") -> str:
 
 @shared_task
 def idempotency_keys_purge_task() -> int:
+    from core.idempotency import idempotency_keys_purge
+
     return idempotency_keys_purge()

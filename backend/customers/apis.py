@@ -1,18 +1,18 @@
 """Customer APIs: the directory's CRUD with filters (marketing and sales; managers read)."""
 
-import django_filters
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.response import Response
+from rest_framework import serializers
 
 from core.fields import EmailInputField
+from core.roles import Role
+from core.viewsets import ServiceModelViewSet
+from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.selectors import customer_list
 from customers.services import customer_create, customer_delete, customer_update
 
-WRITERS = ("marketing", "sales")
-READERS = (*WRITERS, "manager")
+WRITERS = (Role.MARKETING, Role.SALES)
+READERS = (*WRITERS, Role.MANAGER)
 
 EXAMPLE = {
     "id": 7,
@@ -26,25 +26,6 @@ EXAMPLE = {
 }
 
 
-class CustomerFilter(django_filters.FilterSet):
-    tag = django_filters.CharFilter(field_name="tag", help_text="Exact tag.")
-    operator_code = django_filters.CharFilter(
-        field_name="operator_code",
-        help_text="Exact operator code, e.g. 912.",
-        validators=[RegexValidator(r"\A[0-9]{3}\Z", "An operator code is 3 digits.")],
-    )
-    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
-    phone_number = django_filters.CharFilter(
-        field_name="phone_number",
-        help_text="7XXXXXXXXXX",
-        validators=[RegexValidator(r"\A7[0-9]{10}\Z", "A phone number is 7XXXXXXXXXX (11 digits).")],
-    )
-
-    class Meta:
-        model = Customer
-        fields = ["tag", "operator_code", "email", "phone_number"]
-
-
 class CustomerOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
@@ -55,7 +36,11 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 class CustomerInputSerializer(serializers.Serializer):
     email = EmailInputField(required=False, allow_null=True, allow_blank=True)
     phone_number = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=32, help_text="7XXXXXXXXXX"
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=32,
+        help_text="+7 (912) 345-67-89, 8 912 345-67-89 or 79123456789; kept as 7XXXXXXXXXX.",
     )
     operator_code = serializers.CharField(
         required=False, allow_blank=True, max_length=3, help_text="Defaults to digits 2-4 of the phone."
@@ -98,42 +83,22 @@ _RESPONSE_EXAMPLE = OpenApiExample("Customer", value=EXAMPLE, response_only=True
     destroy=extend_schema(summary="Delete a customer (409 while orders refer to it)"),
 )
 @extend_schema(tags=["customers"])
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CustomerViewSet(ServiceModelViewSet):
     """The customer directory; writes go through customers.services."""
 
     roles = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
     serializer_class = CustomerOutputSerializer
-    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
-    filterset_class = CustomerFilter
+    input_serializer_class = CustomerInputSerializer
+    filterset_class = CustomerFilter  # for the schema: selectors.customer_list runs it
 
     def get_queryset(self):
-        return customer_list()
+        return customer_list(filters=self.request.query_params)
 
-    def create(self, request):
-        data = self._input(request, partial=False)
-        customer = customer_create(**data)
-        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+    def perform_service_create(self, data: dict) -> Customer:
+        return customer_create(**data)
 
-    def update(self, request, pk=None):
-        return self._update(request, partial=False)
+    def perform_service_update(self, instance: Customer, data: dict) -> Customer:
+        return customer_update(customer=instance, **data)
 
-    def partial_update(self, request, pk=None):
-        return self._update(request, partial=True)
-
-    def destroy(self, request, pk=None):
-        customer_delete(customer=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _update(self, request, *, partial: bool):
-        customer = self.get_object()
-        data = self._input(request, partial=partial)
-        if not partial:  # a full replacement: what is not given goes back to its default
-            data = {"email": None, "phone_number": None, "operator_code": "", "tag": "", **data}
-        customer = customer_update(customer=customer, **data)
-        return Response(CustomerOutputSerializer(customer).data)
-
-    @staticmethod
-    def _input(request, *, partial: bool) -> dict:
-        serializer = CustomerInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+    def perform_service_destroy(self, instance: Customer) -> None:
+        customer_delete(customer=instance)

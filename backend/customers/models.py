@@ -6,9 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from core.phones import PHONE_FORMAT, PHONE_PATTERN, validate_phone_stored_form
 from customers.timezones import validate_timezone
 
-PHONE_PATTERN = r"^7[0-9]{10}$"
 OPERATOR_CODE_PATTERN = r"^[0-9]{3}$"
 
 
@@ -26,8 +26,8 @@ class Customer(models.Model):
         null=True,
         blank=True,
         unique=True,
-        validators=[RegexValidator(PHONE_PATTERN, "A phone number is 7XXXXXXXXXX (11 digits).")],
-        help_text="7XXXXXXXXXX",
+        validators=[validate_phone_stored_form],
+        help_text=PHONE_FORMAT,
     )
     operator_code = models.CharField(
         max_length=3,

@@ -1,20 +1,30 @@
-"""Customer reads."""
+"""Customer reads: the directory (filtered by customers.filters) and the recipients of a mailing."""
+
+from collections.abc import Mapping
 
 from django.db.models import QuerySet
 
+from core.filters import filterset_apply
+from customers.filters import CustomerFilter
 from customers.models import Customer
 
 
-def customer_list(*, filters: dict | None = None) -> QuerySet[Customer]:
-    """Customers, filtered by exact tag, operator code, e-mail (case-insensitive) or phone."""
-    filters = filters or {}
-    queryset = Customer.objects.all()
-    if filters.get("tag") is not None:
-        queryset = queryset.filter(tag=filters["tag"])
-    if filters.get("operator_code"):
-        queryset = queryset.filter(operator_code=filters["operator_code"])
-    if filters.get("email"):
-        queryset = queryset.filter(email__iexact=filters["email"])
-    if filters.get("phone_number"):
-        queryset = queryset.filter(phone_number=filters["phone_number"])
-    return queryset.order_by("id")
+def customer_list(*, filters: Mapping | None = None) -> QuerySet[Customer]:
+    """Customers by id; `filters` (e.g. the query parameters) go through CustomerFilter, so a
+    bad value raises a ValidationError (a 400)."""
+    queryset = Customer.objects.order_by("id")
+    if filters is not None:
+        queryset = filterset_apply(CustomerFilter, filters, queryset)
+    return queryset
+
+
+def mailing_recipients(*, operator_code: str = "", tag: str = "") -> QuerySet:
+    """The customers an SMS mailing goes to: every customer with a phone, of `operator_code`
+    and with `tag` where given. Rows of (customer id, phone number, time zone), in no order,
+    for the mailing to copy into its messages in one statement (mailings.dispatcher)."""
+    queryset = Customer.objects.filter(phone_number__isnull=False)
+    if operator_code:
+        queryset = queryset.filter(operator_code=operator_code)
+    if tag:
+        queryset = queryset.filter(tag=tag)
+    return queryset.order_by().values_list("pk", "phone_number", "timezone")

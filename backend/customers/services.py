@@ -1,7 +1,5 @@
 """Customer writes."""
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Value
@@ -9,11 +7,10 @@ from django.db.models.functions import Lower
 
 from core.constraints import constraint_violation
 from core.exceptions import Conflict
+from core.phones import phone_normalize
 from customers.models import Customer
 from customers.timezones import timezone_normalize
 
-# Accepted around the digits of a phone number and dropped: "+7 (912) 345-67-89".
-_PHONE_DECORATION = re.compile(r"[\s()+\-.]")
 _UNSET = object()
 
 
@@ -39,11 +36,24 @@ def customer_get_or_create_by_email(*, email: str) -> Customer:
         return _same_email(email).get()
 
 
-def phone_normalize(value: str | None) -> str | None:
-    if value is None:
+def _phone(value: str | None, errors: dict[str, list]) -> str | None:
+    """The stored form of a customer's phone (core.phones), None for none; a refused phone
+    goes into `errors` (and counts as none)."""
+    if value is None or not value.strip():
         return None
-    value = _PHONE_DECORATION.sub("", value)
-    return value or None
+    try:
+        return phone_normalize(value)
+    except ValidationError as exc:
+        errors["phone_number"] = exc.error_list
+        return None
+
+
+def _timezone(value: str, errors: dict[str, list]) -> str | None:
+    try:
+        return timezone_normalize(value)
+    except ValidationError as exc:
+        errors["timezone"] = exc.error_list
+        return None
 
 
 def _operator_code_of(phone: str | None) -> str:
@@ -62,10 +72,16 @@ def _check_unique(customer: Customer) -> None:
         raise Conflict("A customer with these details already exists.", code="duplicate", fields=fields)
 
 
-def _save(customer: Customer) -> Customer:
-    if customer.email is None and customer.phone_number is None:
-        raise ValidationError({"non_field_errors": ["Give at least one of email and phone_number."]})
-    customer.full_clean(validate_unique=False, validate_constraints=False)
+def _save(customer: Customer, errors: dict[str, list]) -> Customer:
+    """Checks the customer (every problem at once, with those its input already had), then saves it."""
+    if customer.email is None and customer.phone_number is None and "phone_number" not in errors:
+        errors["non_field_errors"] = [ValidationError("Give at least one of email and phone_number.")]
+    try:
+        customer.full_clean(validate_unique=False, validate_constraints=False, exclude=list(errors))
+    except ValidationError as exc:
+        errors = {**exc.error_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
     _check_unique(customer)
     try:
         with transaction.atomic():
@@ -91,16 +107,18 @@ def customer_create(
     tag: str = "",
     timezone: str | None = None,
 ) -> Customer:
-    """A new customer; the operator code defaults to digits 2-4 of the phone."""
+    """A new customer; the operator code defaults to digits 2-4 of the phone. Raises
+    ValidationError naming every refused field, Conflict for an e-mail or phone in use."""
+    errors: dict[str, list] = {}
     customer = Customer(
         email=(email or "").strip() or None,
-        phone_number=phone_normalize(phone_number),
+        phone_number=_phone(phone_number, errors),
         tag=(tag or "").strip(),
     )
     customer.operator_code = operator_code if operator_code else _operator_code_of(customer.phone_number)
     if timezone is not None:
-        customer.timezone = _timezone(timezone)
-    return _save(customer)
+        customer.timezone = _timezone(timezone, errors) or customer.timezone
+    return _save(customer, errors)
 
 
 def customer_update(
@@ -114,11 +132,12 @@ def customer_update(
 ) -> Customer:
     """Changes the given fields. A new phone brings its operator code along, unless the code
     was set by hand (differs from the old phone's) or is given in the same update."""
+    errors: dict[str, list] = {}
     if email is not _UNSET:
         customer.email = (email or "").strip() or None
     if phone_number is not _UNSET:
         old_default = _operator_code_of(customer.phone_number)
-        customer.phone_number = phone_normalize(phone_number)
+        customer.phone_number = _phone(phone_number, errors)
         if operator_code is _UNSET and customer.operator_code in ("", old_default):
             customer.operator_code = _operator_code_of(customer.phone_number)
     if operator_code is not _UNSET:
@@ -126,8 +145,8 @@ def customer_update(
     if tag is not _UNSET:
         customer.tag = (tag or "").strip()
     if timezone is not _UNSET:
-        customer.timezone = _timezone(timezone)
-    return _save(customer)
+        customer.timezone = _timezone(timezone, errors) or customer.timezone
+    return _save(customer, errors)
 
 
 def customer_delete(*, customer: Customer) -> None:
@@ -137,10 +156,3 @@ def customer_delete(*, customer: Customer) -> None:
             customer.delete()
     except ProtectedError as exc:
         raise Conflict("This customer has orders and cannot be deleted.", code="customer_in_use") from exc
-
-
-def _timezone(value: str) -> str:
-    try:
-        return timezone_normalize(value)
-    except ValidationError as exc:
-        raise ValidationError({"timezone": exc.messages}) from exc

@@ -1,21 +1,22 @@
 """Mailing APIs (marketing; managers read): mailings, their cancel and statistics, messages."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
+from core.roles import Role
+from core.viewsets import ServiceModelViewSet
 from mailings import selectors
 from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.services import mailing_cancel, mailing_create, mailing_delete, mailing_update
 
-WRITERS = ("marketing",)
-READERS = ("marketing", "manager")
-ROLES = {"GET": READERS, "HEAD": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
+WRITERS = (Role.MARKETING,)
+READERS = (Role.MARKETING, Role.MANAGER)
+ROLES = {"GET": READERS, "POST": WRITERS, "PUT": WRITERS, "PATCH": WRITERS, "DELETE": WRITERS}
 
 MAILING_EXAMPLE = {
     "id": 3,
@@ -131,56 +132,26 @@ _RESPONSE_EXAMPLE = OpenApiExample("Mailing", value=MAILING_EXAMPLE, response_on
     destroy=extend_schema(summary="Delete a mailing: its pending messages are cancelled, its history kept"),
 )
 @extend_schema(tags=["mailings"])
-class MailingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MailingViewSet(ServiceModelViewSet):
     """Mailings; every write goes through mailings.services."""
 
     roles = ROLES
     serializer_class = MailingOutputSerializer
-    filterset_class = MailingFilter
-    lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
+    input_serializer_class = MailingInputSerializer
+    filterset_class = MailingFilter  # for the schema: selectors.mailing_list runs it
     multiline_fields = ("text",)  # core.parsers: the SMS text may hold line breaks
 
     def get_queryset(self):
-        return selectors.mailing_list()
+        return selectors.mailing_list(filters=self.request.query_params)
 
-    def create(self, request):
-        serializer = MailingInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        mailing = mailing_create(**serializer.validated_data)
-        return Response(MailingOutputSerializer(mailing).data, status=status.HTTP_201_CREATED)
+    def perform_service_create(self, data: dict) -> Mailing:
+        return mailing_create(**data)
 
-    def update(self, request, pk=None):
-        return self._update(request, partial=False)
+    def perform_service_update(self, instance: Mailing, data: dict) -> Mailing:
+        return mailing_update(mailing_id=instance.pk, **data)
 
-    def partial_update(self, request, pk=None):
-        return self._update(request, partial=True)
-
-    def destroy(self, request, pk=None):
-        mailing_delete(mailing_id=self.get_object().pk)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _update(self, request, *, partial: bool):
-        mailing = self.get_object()
-        serializer = MailingInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
-        if not partial:
-            changes = {
-                "filter_operator_code": "",
-                "filter_tag": "",
-                "send_window_start": None,
-                "send_window_end": None,
-                **changes,
-            }
-        mailing = mailing_update(mailing_id=mailing.pk, **changes)
-        return Response(MailingOutputSerializer(mailing).data)
-
-
-def _get_mailing(pk: int) -> Mailing:
-    try:
-        return selectors.mailing_get(mailing_id=pk)
-    except Mailing.DoesNotExist as exc:
-        raise Http404 from exc
+    def perform_service_destroy(self, instance: Mailing) -> None:
+        mailing_delete(mailing_id=instance.pk)
 
 
 class MailingCancelApi(APIView):
@@ -195,8 +166,8 @@ class MailingCancelApi(APIView):
         responses={200: MailingOutputSerializer},
         examples=[OpenApiExample("Cancelled", value={**MAILING_EXAMPLE, "status": "cancelled"}, response_only=True)],
     )
-    def post(self, request, pk: int):
-        mailing = mailing_cancel(mailing_id=_get_mailing(pk).pk)
+    def post(self, request, id: int):
+        mailing = mailing_cancel(mailing_id=selectors.mailing_get(mailing_id=id).pk)
         return Response(MailingOutputSerializer(mailing).data)
 
 
@@ -288,8 +259,8 @@ class MailingStatsApi(APIView):
             )
         },
     )
-    def get(self, request, pk: int):
-        mailing = _get_mailing(pk)
+    def get(self, request, id: int):
+        mailing = selectors.mailing_get(mailing_id=id)
         status_filter = {"status": request.query_params.get("status")}
         messages = selectors.message_list(mailing_id=mailing.pk, filters=status_filter)
         paginator = Pagination()
@@ -313,8 +284,9 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
     roles = READERS  # every method: writes answer 405, not 403, as there are none
     serializer_class = MessageOutputSerializer
+    lookup_url_kwarg = "id"  # one path parameter name: /{id}/
     lookup_value_regex = "[0-9]+"  # ids are ASCII digits: "٣" is no id
-    filterset_class = MessageFilter
+    filterset_class = MessageFilter  # for the schema: selectors.message_list runs it
 
     def get_queryset(self):
-        return selectors.message_list()
+        return selectors.message_list(filters=self.request.query_params)

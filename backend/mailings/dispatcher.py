@@ -3,7 +3,9 @@
 Work is rows in PostgreSQL. A sender claims a chunk of due pending messages with
 `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of workers share a mailing without
 sending a message twice, keeps the rows locked while the gateway answers, and records
-every outcome in a few set-based UPDATEs in the same transaction. A worker that dies
+every outcome in a few set-based UPDATEs in the same transaction (messages are jobs:
+core.jobs' states and its back-off formula, in SQL). Queries are the ORM's; the one
+statement it cannot say (INSERT ... SELECT ... ON CONFLICT) takes its names from the models. A worker that dies
 mid-chunk rolls its transaction back: the chunk is pending again and is resent with the
 same ids (which the gateway contract makes safe). Nothing recorded as sent is sent again.
 """
@@ -14,17 +16,22 @@ import logging
 import time as clock
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, Exists, F, Func, Min, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
+from core.jobs import backoff_interval_expression
 from core.queue import enqueue_on_commit
+from customers.selectors import mailing_recipients
 from customers.timezones import tzinfo_for
 from mailings import gateway as gateway_client
-from mailings.models import Mailing, MailingStatus, MessageStatus
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.services import messages_close
+from mailings.tasks import mailing_send_task
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +52,19 @@ def in_window(now: datetime, zone: str, start: time, end: time) -> bool:
     return local >= start or local < end
 
 
+def pending_messages(mailing_id: int | OuterRef, zones: list[str] | None = None) -> QuerySet[Message]:
+    """The mailing's pending messages; with `zones`, only those of customers in these time zones."""
+    queryset = Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.PENDING)
+    if zones is not None:
+        queryset = queryset.filter(timezone__in=zones)
+    return queryset
+
+
 def open_zones(mailing: Mailing, now: datetime) -> list[str] | None:
     """The time zones of the mailing's pending messages whose window is open now (None: no window)."""
     if not mailing.has_window:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT timezone FROM mailings_message WHERE mailing_id = %s AND status = 'pending'",
-            [mailing.pk],
-        )
-        zones = [row[0] for row in cursor.fetchall()]
+    zones = pending_messages(mailing.pk).order_by().values_list("timezone", flat=True).distinct()
     return [zone for zone in zones if in_window(now, zone, mailing.send_window_start, mailing.send_window_end)]
 
 
@@ -70,32 +80,9 @@ def mailing_start(*, mailing_id: int) -> int:
         # A mailing that was never started before its end (the platform was down): its
         # recipients are recorded as expired, so the statistics say who was missed.
         too_late = mailing.end_at <= now
-        conditions = ["c.phone_number IS NOT NULL"]
-        params: list = [
-            mailing.pk,
-            MessageStatus.EXPIRED if too_late else MessageStatus.PENDING,
-            now,
-        ]
-        if mailing.filter_operator_code:
-            conditions.append("c.operator_code = %s")
-            params.append(mailing.filter_operator_code)
-        if mailing.filter_tag:
-            conditions.append("c.tag = %s")
-            params.append(mailing.filter_tag)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO mailings_message
-                    (mailing_id, customer_id, phone_number, timezone, status, attempts, last_error,
-                     next_attempt_at, created_at, updated_at)
-                SELECT %s, c.id, c.phone_number, c.timezone, %s, 0, '', %s, now(), now()
-                FROM customers_customer c
-                WHERE {" AND ".join(conditions)}
-                ON CONFLICT (mailing_id, customer_id) DO NOTHING
-                """,  # noqa: S608 (fixed fragments, values are parameters)
-                params,
-            )
-            created = cursor.rowcount
+        created = _messages_insert(
+            mailing=mailing, status=MessageStatus.EXPIRED if too_late else MessageStatus.PENDING, now=now
+        )
         mailing.started_at = now
         mailing.dispatched_at = now
         mailing.status = MailingStatus.FINISHED if too_late or created == 0 else MailingStatus.RUNNING
@@ -108,11 +95,35 @@ def mailing_start(*, mailing_id: int) -> int:
     return created
 
 
+def _messages_insert(*, mailing: Mailing, status: str, now: datetime) -> int:
+    """One message per recipient (customers.selectors.mailing_recipients) in one INSERT ...
+    SELECT, skipping customers who have one already; returns how many were made. Every name
+    comes from the Message model, every value is a parameter."""
+    recipients, recipient_params = mailing_recipients(
+        operator_code=mailing.filter_operator_code, tag=mailing.filter_tag
+    ).query.sql_with_params()
+    quote = connection.ops.quote_name
+    fields = Message._meta
+    names = ("mailing", "customer", "phone_number", "timezone", "status", "attempts", "last_error")
+    names += ("next_attempt_at", "created_at", "updated_at")
+    columns = ", ".join(quote(fields.get_field(name).column) for name in names)
+    unique = ", ".join(quote(fields.get_field(name).column) for name in ("mailing", "customer"))
+    # Names from the models, the recipients' query from the ORM, every value a parameter.
+    sql = (
+        f"INSERT INTO {quote(fields.db_table)} ({columns}) "  # noqa: S608
+        "SELECT %s, recipient.customer_id, recipient.phone_number, recipient.timezone, %s, %s, %s, %s, %s, %s "
+        f"FROM ({recipients}) AS recipient (customer_id, phone_number, timezone) "
+        f"ON CONFLICT ({unique}) DO NOTHING"
+    )
+    defaults = [fields.get_field("attempts").get_default(), fields.get_field("last_error").get_default()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mailing.pk, status, *defaults, now, now, now, *recipient_params])
+        return cursor.rowcount
+
+
 def senders_enqueue(*, mailing_id: int) -> None:
     """Wakes MAILING_SENDERS senders for the mailing after the commit; each one keeps
     re-enqueueing itself while it finds work, so a mailing costs one broker message per chunk."""
-    from mailings.tasks import mailing_send_task
-
     for _ in range(settings.MAILING_SENDERS):
         enqueue_on_commit(mailing_send_task, mailing_id)
 
@@ -183,23 +194,26 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
 
 
 def _claim(mailing_id: int, now: datetime, zones: list[str] | None, limit: int) -> list[tuple[int, str]]:
-    zone_condition = "AND timezone = ANY(%s)" if zones is not None else ""
-    params: list = [mailing_id, now]
-    if zones is not None:
-        params.append(zones)
-    params.append(limit)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT id, phone_number FROM mailings_message
-            WHERE mailing_id = %s AND status = 'pending' AND next_attempt_at <= %s {zone_condition}
-            ORDER BY next_attempt_at
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
-            """,  # noqa: S608 (fixed fragments, values are parameters)
-            params,
-        )
-        return cursor.fetchall()
+    """Up to `limit` due pending messages, oldest due first, locked; rows another sender holds
+    are skipped. (id, phone number) each."""
+    return list(
+        pending_messages(mailing_id, zones)
+        .filter(next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .select_for_update(skip_locked=True)
+        .values_list("id", "phone_number")[:limit]
+    )
+
+
+class ClockTimestamp(Func):
+    """PostgreSQL's clock_timestamp(): the moment the statement runs this row, not the transaction's start."""
+
+    template = "clock_timestamp()"
+    output_field = DateTimeField()
+
+
+def _moment(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
 
 
 def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None:
@@ -221,53 +235,40 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
     result.failed = sum(map(len, failed.values()))
     result.retried = sum(map(len, retry.values()))
     result.deferred = sum(map(len, deferred.values()))
-    with connection.cursor() as cursor:
-        if sent:
-            # clock_timestamp(): when the answer is recorded; now() would be the claim's time.
-            cursor.execute(
-                """UPDATE mailings_message SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
-                   last_error = '', updated_at = now() WHERE id = ANY(%s)""",
-                [sent],
-            )
-        for error, ids in failed.items():
-            cursor.execute(
-                """UPDATE mailings_message SET status = 'failed', attempts = attempts + 1, last_error = %s,
-                   updated_at = now() WHERE id = ANY(%s)""",
-                [error[:500], ids],
-            )
-        for (error, retry_at), ids in retry.items():
-            # Exponential back-off with jitter (half to full delay), per message, in SQL; never
-            # before the moment a Retry-After asked for (greatest() ignores a NULL).
-            cursor.execute(
-                """UPDATE mailings_message SET attempts = attempts + 1, last_error = %s, updated_at = now(),
-                   next_attempt_at = greatest(now() + make_interval(
-                       secs => least(%s, %s * power(2, least(attempts, 30))) * (0.5 + random() / 2)),
-                       to_timestamp(%s))
-                   WHERE id = ANY(%s)""",
-                [error[:500], settings.MAILING_RETRY_MAX_SECONDS, settings.MAILING_RETRY_BASE_SECONDS, retry_at, ids],
-            )
-        for (error, retry_at), ids in deferred.items():
-            # No call was made: what the gateway last answered stays the message's last_error
-            # (an expired message says why it was never sent); the reason is kept otherwise.
-            cursor.execute(
-                """UPDATE mailings_message SET next_attempt_at = to_timestamp(%s), updated_at = now(),
-                   last_error = CASE WHEN attempts > 0 AND last_error <> '' THEN last_error ELSE %s END
-                   WHERE id = ANY(%s)""",
-                [retry_at, error[:500], ids],
-            )
+    tried = {"attempts": F("attempts") + 1, "updated_at": Now()}
+    if sent:
+        # clock_timestamp(): when the answer is recorded; now() would be the claim's time.
+        Message.objects.filter(pk__in=sent).update(
+            status=MessageStatus.SENT, sent_at=ClockTimestamp(), last_error="", **tried
+        )
+    for error, ids in failed.items():
+        Message.objects.filter(pk__in=ids).update(status=MessageStatus.FAILED, last_error=error[:500], **tried)
+    for (error, retry_at), ids in retry.items():
+        # core.jobs' back-off, per message, in SQL; never before the moment a Retry-After
+        # asked for (PostgreSQL's greatest() passes over a NULL).
+        backoff = backoff_interval_expression(
+            F("attempts") + 1, base=settings.MAILING_RETRY_BASE_SECONDS, cap=settings.MAILING_RETRY_MAX_SECONDS
+        )
+        Message.objects.filter(pk__in=ids).update(
+            last_error=error[:500],
+            next_attempt_at=Greatest(Now() + backoff, Value(_moment(retry_at), output_field=DateTimeField())),
+            **tried,
+        )
+    for (error, retry_at), ids in deferred.items():
+        # No call was made: what the gateway last answered stays the message's last_error
+        # (an expired message says why it was never sent); the reason is kept otherwise.
+        Message.objects.filter(pk__in=ids).update(
+            next_attempt_at=_moment(retry_at),
+            updated_at=Now(),
+            last_error=Case(
+                When(Q(attempts__gt=0) & ~Q(last_error=""), then=F("last_error")), default=Value(error[:500])
+            ),
+        )
 
 
 def _next_due_in(mailing_id: int, zones: list[str] | None) -> float | None:
     """Seconds until this mailing's next pending message falls due, if soon; None otherwise."""
-    zone_condition = "AND timezone = ANY(%s)" if zones is not None else ""
-    params: list = [mailing_id] + ([zones] if zones is not None else [])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT min(next_attempt_at) FROM mailings_message
-                WHERE mailing_id = %s AND status = 'pending' {zone_condition}""",  # noqa: S608
-            params,
-        )
-        (due,) = cursor.fetchone()
+    due = pending_messages(mailing_id, zones).aggregate(due=Min("next_attempt_at"))["due"]
     if due is None:
         return None
     wait = max(0.0, (due - timezone.now()).total_seconds())
@@ -276,14 +277,11 @@ def _next_due_in(mailing_id: int, zones: list[str] | None) -> float | None:
 
 def mailing_finish_if_done(*, mailing_id: int) -> bool:
     """A running mailing with nothing pending is finished."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """UPDATE mailings_mailing SET status = 'finished', finished_at = now(), updated_at = now()
-               WHERE id = %s AND status = 'running'
-               AND NOT EXISTS (SELECT 1 FROM mailings_message WHERE mailing_id = %s AND status = 'pending')""",
-            [mailing_id, mailing_id],
-        )
-        finished = cursor.rowcount == 1
+    finished = (
+        Mailing.objects.filter(pk=mailing_id, status=MailingStatus.RUNNING)
+        .filter(~Exists(pending_messages(OuterRef("pk"))))
+        .update(status=MailingStatus.FINISHED, finished_at=Now(), updated_at=Now())
+    ) == 1
     if finished:
         _log(mailing_id, "finished")
     return finished
@@ -338,12 +336,4 @@ def _has_due_work(mailing: Mailing, now: datetime) -> bool:
     zones = open_zones(mailing, now)
     if zones == []:
         return False
-    zone_condition = "AND timezone = ANY(%s)" if zones is not None else ""
-    params: list = [mailing.pk, now] + ([zones] if zones is not None else [])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT EXISTS (SELECT 1 FROM mailings_message WHERE mailing_id = %s AND status = 'pending'
-                AND next_attempt_at <= %s {zone_condition})""",  # noqa: S608
-            params,
-        )
-        return cursor.fetchone()[0]
+    return pending_messages(mailing.pk, zones).filter(next_attempt_at__lte=now).exists()

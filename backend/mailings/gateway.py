@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -34,6 +35,7 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from core.jobs import backoff_ceiling
 from mailings import metrics
 
 logger = logging.getLogger(__name__)
@@ -89,7 +91,17 @@ class CircuitBreaker:
     flood; a flaky one (half the calls fail) stays closed, retries deliver.
     """
 
-    def __init__(self, *, window: int, min_calls: int, failure_ratio: float, cooldown: float, max_cooldown: float):
+    def __init__(
+        self,
+        *,
+        window: int,
+        min_calls: int,
+        failure_ratio: float,
+        cooldown: float,
+        max_cooldown: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.clock = clock  # seconds, time.time()'s: open_until is compared with other processes' moments
         self.window = collections.deque(maxlen=window)
         self.min_calls = min_calls
         self.failure_ratio = failure_ratio
@@ -105,12 +117,12 @@ class CircuitBreaker:
         return self.trips > 0
 
     def remaining(self) -> float:
-        return max(0.0, self.open_until - time.time()) if self.is_open else 0.0
+        return max(0.0, self.open_until - self.clock()) if self.is_open else 0.0
 
     def allow(self) -> bool:
         if not self.is_open:
             return True
-        if self.probing or time.time() < self.open_until:
+        if self.probing or self.clock() < self.open_until:
             return False
         self.probing = True  # half-open: this one call is the probe
         return True
@@ -137,8 +149,9 @@ class CircuitBreaker:
 
     def _trip(self) -> None:
         self.trips += 1
-        cooldown = min(self.max_cooldown, self.base_cooldown * 2 ** (self.trips - 1))
-        self.open_until = time.time() + cooldown
+        # The cool-off doubles with each trip, up to the maximum: core.jobs' back-off ceiling.
+        cooldown = backoff_ceiling(self.trips, base=self.base_cooldown, cap=self.max_cooldown)
+        self.open_until = self.clock() + cooldown
         self.window.clear()
         self.consecutive_failures = 0
         logger.warning("gateway circuit open for %.1fs (trip %d)", cooldown, self.trips)

@@ -11,10 +11,11 @@ import logging
 from collections import Counter
 
 import redis
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
+from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from core.metrics import _redis
+from core.metrics import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class GatewayRecorder:
         if not self.count:
             return
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = shared_redis().pipeline(transaction=False)
             for bound, value in self.buckets.items():
                 pipe.hincrby(GATEWAY_KEY, f"bucket|{bound}", value)
             for outcome, value in self.outcomes.items():
@@ -60,16 +61,15 @@ class MailingCollector:
     def collect(self):
         messages = GaugeMetricFamily("r4c_mailing_messages", "Mailing messages by status.", labels=["status"])
         mailings = GaugeMetricFamily("r4c_mailings", "Mailings by status.", labels=["status"])
-        from mailings.models import MailingStatus, MessageStatus
+        from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
         message_counts = dict.fromkeys(MessageStatus.values, 0)
         mailing_counts = dict.fromkeys(MailingStatus.values, 0)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT status, count(*) FROM mailings_message GROUP BY status")
-                message_counts.update(dict(cursor.fetchall()))
-                cursor.execute("SELECT status, count(*) FROM mailings_mailing WHERE deleted_at IS NULL GROUP BY status")
-                mailing_counts.update(dict(cursor.fetchall()))
+            message_counts.update(Message.objects.order_by().values_list("status").annotate(n=Count("*")))
+            mailing_counts.update(
+                Mailing.objects.filter(deleted_at__isnull=True).order_by().values_list("status").annotate(n=Count("*"))
+            )
         except DatabaseError:
             logger.warning("mailing metrics unavailable", exc_info=True)
             return
@@ -84,7 +84,7 @@ class MailingCollector:
 class GatewayCollector:
     def collect(self):
         try:
-            raw = _redis().hgetall(GATEWAY_KEY)
+            raw = shared_redis().hgetall(GATEWAY_KEY)
         except redis.RedisError:
             raw = {}
         cumulative = 0

@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import F, Q
 
+from core import jobs
+
 
 class MailingStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
@@ -12,9 +14,11 @@ class MailingStatus(models.TextChoices):
 
 
 class MessageStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
+    """A message is a job (core.jobs' states and back-off), sent by set-based SQL (mailings.dispatcher)."""
+
+    PENDING = jobs.PENDING, "Pending"
     SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    FAILED = jobs.FAILED, "Failed"
     EXPIRED = "expired", "Expired"
     CANCELLED = "cancelled", "Cancelled"
 
@@ -84,7 +88,7 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["mailing", "customer"], name="message_once_per_mailing_and_customer"),
             models.CheckConstraint(
-                condition=Q(status="sent", sent_at__isnull=False) | ~Q(status="sent"),
+                condition=Q(status=MessageStatus.SENT, sent_at__isnull=False) | ~Q(status=MessageStatus.SENT),
                 name="message_sent_has_sent_at",
             ),
         ]
@@ -93,7 +97,7 @@ class Message(models.Model):
             # The dispatcher's claim: due pending messages of one mailing.
             models.Index(
                 fields=["mailing", "next_attempt_at"],
-                condition=Q(status="pending"),
+                condition=Q(status=MessageStatus.PENDING),
                 name="message_pending_due",
             ),
             models.Index(fields=["status"], name="message_status"),

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from django.db.models import Count, Q, QuerySet
 
 from core.filters import filterset_apply
+from core.selectors import get_or_404
 from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, Message, MessageStatus
 
@@ -25,7 +26,8 @@ def mailing_list(*, filters: Mapping | None = None) -> QuerySet[Mailing]:
 
 
 def mailing_get(*, mailing_id: int) -> Mailing:
-    return Mailing.objects.get(pk=mailing_id, deleted_at__isnull=True)
+    """A mailing not deleted; Http404 (the API's 404) otherwise."""
+    return get_or_404(mailing_list(), pk=mailing_id)
 
 
 def mailing_stats_list(*, filters: Mapping | None = None) -> QuerySet[Mailing]:

@@ -5,12 +5,15 @@ import re
 from datetime import datetime, time
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.exceptions import Conflict
 from core.queue import enqueue_on_commit
-from mailings.models import Mailing, MailingStatus, MessageStatus
+from core.selectors import get_or_404
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+from mailings.tasks import mailing_start_task
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +48,6 @@ def _validate(mailing: Mailing, *, creating: bool) -> None:
 
 def _start_if_due(mailing: Mailing) -> None:
     if mailing.status == MailingStatus.SCHEDULED and mailing.start_at <= timezone.now():
-        from mailings.tasks import mailing_start_task
-
         enqueue_on_commit(mailing_start_task, mailing.pk)
 
 
@@ -83,7 +84,7 @@ def mailing_create(
 def mailing_update(*, mailing_id: int, **changes) -> Mailing:
     """Edits a mailing. A scheduled one may change anything; a running one only its end;
     a finished or cancelled one nothing."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     changes = {key: value for key, value in changes.items() if getattr(mailing, key) != value}
     if mailing.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED) and changes:
         raise Conflict(f"A {mailing.status} mailing cannot be changed.", code="mailing_closed")
@@ -113,7 +114,7 @@ def mailing_cancel(*, mailing_id: int) -> Mailing:
 
     Messages a sender holds right now are left to it: it records what the gateway said,
     and the beat tick cancels whatever it left pending."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     if mailing.status == MailingStatus.CANCELLED:
         return mailing
     if mailing.status == MailingStatus.FINISHED:
@@ -130,7 +131,7 @@ def mailing_cancel(*, mailing_id: int) -> Mailing:
 def mailing_delete(*, mailing_id: int) -> None:
     """Deletes a mailing from the API's view: it is cancelled first (its pending messages
     stop), and kept with its messages, so what was already sent stays on record."""
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id, deleted_at__isnull=True)
+    mailing = get_or_404(Mailing.objects.select_for_update().filter(deleted_at__isnull=True), pk=mailing_id)
     if mailing.status in (MailingStatus.SCHEDULED, MailingStatus.RUNNING):
         mailing_cancel(mailing_id=mailing.pk)
         mailing.refresh_from_db()
@@ -143,23 +144,12 @@ def messages_close(*, mailing_id: int | None = None, status: str, ended_before: 
     """Gives pending messages a final `status` (cancelled, expired), skipping rows a sender
     holds right now; returns how many changed. Either one mailing's, or every mailing's
     that ended before `ended_before`, or (mailing_id None) every cancelled mailing's."""
-    conditions = ["m.status = 'pending'"]
-    params: list = [status]
+    pending = Message.objects.filter(status=MessageStatus.PENDING)
     if mailing_id is not None:
-        conditions.append("m.mailing_id = %s")
-        params.append(mailing_id)
+        pending = pending.filter(mailing_id=mailing_id)
     if ended_before is not None:
-        conditions.append("g.end_at <= %s")
-        params.append(ended_before)
+        pending = pending.filter(mailing__end_at__lte=ended_before)
     elif mailing_id is None:
-        conditions.append("g.status = 'cancelled'")
-    sql = f"""
-        UPDATE mailings_message SET status = %s, updated_at = now()
-        WHERE id IN (
-            SELECT m.id FROM mailings_message m JOIN mailings_mailing g ON g.id = m.mailing_id
-            WHERE {" AND ".join(conditions)}
-            FOR UPDATE OF m SKIP LOCKED
-        )"""  # noqa: S608 (fixed fragments, values are parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+        pending = pending.filter(mailing__status=MailingStatus.CANCELLED)
+    free = pending.select_for_update(skip_locked=True, of=("self",)).values("pk")
+    return Message.objects.filter(pk__in=free).update(status=status, updated_at=Now())

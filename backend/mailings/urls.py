@@ -11,7 +11,7 @@ router.register("messages", MessageViewSet, basename="message")
 
 urlpatterns = [
     path("mailings/stats/", MailingStatsListApi.as_view(), name="mailing-stats-list"),
-    path("mailings/<int:pk>/stats/", MailingStatsApi.as_view(), name="mailing-stats"),
-    path("mailings/<int:pk>/cancel/", MailingCancelApi.as_view(), name="mailing-cancel"),
+    path("mailings/<int:id>/stats/", MailingStatsApi.as_view(), name="mailing-stats"),
+    path("mailings/<int:id>/cancel/", MailingCancelApi.as_view(), name="mailing-cancel"),
     *router.urls,
 ]

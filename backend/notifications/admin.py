@@ -1,23 +1,16 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from notifications.models import Email, EmailStatus
+from core.admin import JobAdmin
+from notifications.models import Email
 from notifications.services import email_retry
 
 
 @admin.register(Email)
-class EmailAdmin(admin.ModelAdmin):
+class EmailAdmin(JobAdmin):
     list_display = ("id", "subject", "status", "attempts", "next_attempt_at", "sent_at", "created_at")
     list_filter = ("status",)
     search_fields = ("subject", "dedup_key")
     readonly_fields = [field.name for field in Email._meta.fields]
-    actions = ["retry"]
 
-    @admin.action(description="Send the selected failed e-mails again")
-    def retry(self, request, queryset):
-        failed = list(queryset.filter(status=EmailStatus.FAILED))
-        for email in failed:
-            email_retry(email=email)
-        self.message_user(request, f"{len(failed)} e-mail(s) queued again.", messages.SUCCESS)
-
-    def has_add_permission(self, request):
-        return False
+    def retry_job(self, job: Email) -> bool:
+        return email_retry(email=job)

@@ -1,7 +1,6 @@
-"""Outbox writes: enqueue an e-mail, deliver it once, retry with back-off, sweep up strays."""
+"""Outbox writes: enqueue an e-mail; its delivery, retries and sweep are the job lifecycle (core.jobs)."""
 
 import logging
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -9,11 +8,22 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core import jobs
 from core.queue import enqueue_on_commit
-from core.retry import backoff_delay
-from notifications.models import Email, EmailStatus
+from notifications.models import Email
+from notifications.tasks import email_send_task
 
 logger = logging.getLogger(__name__)
+SWEEP_LIMIT = 1000
+
+
+def email_retry_policy() -> jobs.RetryPolicy:
+    return jobs.RetryPolicy(
+        max_attempts=settings.EMAIL_MAX_ATTEMPTS,
+        base=settings.EMAIL_RETRY_BASE,
+        cap=settings.EMAIL_RETRY_MAX_DELAY,
+        sweep_grace=settings.EMAIL_SWEEP_GRACE,
+    )
 
 
 def email_enqueue(
@@ -29,8 +39,6 @@ def email_enqueue(
 
     With a `dedup_key`, asking twice records (and sends) one e-mail.
     """
-    from notifications.tasks import email_send_task
-
     if dedup_key is not None:
         existing = Email.objects.filter(dedup_key=dedup_key).first()
         if existing is not None:
@@ -70,68 +78,31 @@ def _message(email: Email) -> EmailMultiAlternatives:
     return message
 
 
-def email_deliver(*, email_id: int) -> float | None:
-    """Sends one due e-mail if nobody else is; returns the delay before a retry, if one is due.
+def _send(email: Email) -> list[str]:
+    """The work of an e-mail job: talk SMTP (raises when the server is down, refuses, or times out)."""
+    if email.attachment_path and not Path(email.attachment_path).is_file():
+        raise FileNotFoundError(f"attachment {email.attachment_path} is missing")
+    _message(email).send()
+    email.sent_at = timezone.now()
+    logger.info("email %s sent to %s recipient(s)", email.pk, len(email.recipients))
+    return ["sent_at"]
 
-    The row stays locked while the SMTP server is talked to, so concurrent tasks for the
-    same e-mail skip it; a crash before the commit leaves it pending, to be sent again.
+
+def email_deliver(*, email_id: int) -> float | None:
+    """Sends one due e-mail unless another worker is; returns the seconds until a retry, if one is due.
+
+    The row stays locked while the SMTP server is talked to; a crash before the commit leaves
+    it pending, to be sent again (the outbox's one possible duplicate).
     """
-    with transaction.atomic():
-        email = (
-            Email.objects.select_for_update(skip_locked=True)
-            .filter(pk=email_id, status=EmailStatus.PENDING, next_attempt_at__lte=timezone.now())
-            .first()
-        )
-        if email is None:
-            return None  # sent, failed for good, not due yet, or being sent by another worker
-        email.attempts += 1
-        try:
-            if email.attachment_path and not Path(email.attachment_path).is_file():
-                raise FileNotFoundError(f"attachment {email.attachment_path} is missing")
-            _message(email).send()
-        except Exception as exc:  # SMTP down, refused, timed out: retry later or give up
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                email.status = EmailStatus.FAILED
-                email.save(update_fields=["attempts", "last_error", "status", "updated_at"])
-                logger.error("email %s failed for good after %s attempts: %s", email.pk, email.attempts, exc)
-                return None
-            delay = backoff_delay(email.attempts, base=settings.EMAIL_RETRY_BASE, cap=settings.EMAIL_RETRY_MAX_DELAY)
-            email.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-            email.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
-            logger.warning("email %s attempt %s failed (%s); retry in %.0fs", email.pk, email.attempts, exc, delay)
-            return delay
-        email.status = EmailStatus.SENT
-        email.sent_at = timezone.now()
-        email.last_error = ""
-        email.save(update_fields=["attempts", "status", "sent_at", "last_error", "updated_at"])
-        logger.info("email %s sent to %s recipient(s)", email.pk, len(email.recipients))
-        return None
+    return jobs.job_run(Email, job_id=email_id, policy=email_retry_policy(), work=_send)
 
 
 def emails_sweep(*, grace_seconds: int | None = None) -> int:
-    """Re-enqueues pending e-mails overdue by more than the grace period (a lost message,
-    a crashed worker, a broker outage); returns how many."""
-    from notifications.tasks import email_send_task
-
-    grace = settings.EMAIL_SWEEP_GRACE if grace_seconds is None else grace_seconds
-    overdue = Email.objects.filter(
-        status=EmailStatus.PENDING, next_attempt_at__lte=timezone.now() - timedelta(seconds=grace)
-    ).values_list("pk", flat=True)[:1000]
-    ids = list(overdue)
-    for email_id in ids:
-        email_send_task.delay(email_id)
-    if ids:
-        logger.info("swept %s overdue e-mail(s)", len(ids))
-    return len(ids)
+    """Re-enqueues pending e-mails overdue by more than EMAIL_SWEEP_GRACE; returns how many."""
+    grace = email_retry_policy().sweep_grace if grace_seconds is None else grace_seconds
+    return len(jobs.jobs_sweep(Email, grace_seconds=grace, enqueue=email_send_task.delay, limit=SWEEP_LIMIT))
 
 
-@transaction.atomic
-def email_retry(*, email: Email) -> None:
+def email_retry(*, email: Email) -> bool:
     """An admin sends a failed e-mail again, with a fresh set of attempts."""
-    from notifications.tasks import email_send_task
-
-    Email.objects.filter(pk=email.pk, status=EmailStatus.FAILED).update(
-        status=EmailStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
-    )
-    enqueue_on_commit(email_send_task, email.pk)
+    return jobs.job_retry(Email, job_id=email.pk, task=email_send_task)

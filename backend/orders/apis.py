@@ -1,21 +1,20 @@
-"""Order APIs for sales: create (JSON or form), list, read, cancel."""
+"""Order APIs for sales: create (JSON or form), list, read, cancel; the stock (robots less those reserved)."""
 
 from collections.abc import Mapping
 
-import django_filters
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from core.fields import EmailInputField
 from core.idempotency import idempotent
 from core.parsers import FormParser, JSONParser, MultiPartParser
+from core.roles import Role
 from orders import selectors, services
-from orders.models import Order, OrderStatus
+from orders.filters import OrderFilter
+from orders.models import Order
 
 ORDER_EXAMPLE = {
     "id": 7,
@@ -37,25 +36,10 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "robot_serial", "status", "robot", "created", "notified_at", "cancelled_at"]
 
 
-SERIAL_PATTERN = r"\A[A-Za-z0-9]{2}-[A-Za-z0-9]{2}\Z"
-
-
-class OrderFilter(django_filters.FilterSet):
-    email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
-    status = django_filters.ChoiceFilter(choices=OrderStatus.choices)
-    robot_serial = django_filters.CharFilter(
-        help_text="Model-version, e.g. R2-D2.", validators=[RegexValidator(SERIAL_PATTERN, "A serial is like R2-D2.")]
-    )
-
-    class Meta:
-        model = Order
-        fields = ["email", "status", "robot_serial"]
-
-
 class OrderListCreateApi(ListAPIView):
     roles = {"GET": (Role.SALES, Role.MANAGER), "POST": (Role.SALES,)}
     serializer_class = OrderOutputSerializer
-    filterset_class = OrderFilter
+    filterset_class = OrderFilter  # for the schema: selectors.order_list runs it
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
@@ -65,7 +49,7 @@ class OrderListCreateApi(ListAPIView):
         )
 
     def get_queryset(self):
-        return selectors.order_list()
+        return selectors.order_list(filters=self.request.query_params)
 
     @extend_schema(tags=["orders"], summary="List orders, newest first")
     def get(self, request, *args, **kwargs):
@@ -97,8 +81,8 @@ class OrderDetailApi(APIView):
     roles = (Role.SALES, Role.MANAGER)
 
     @extend_schema(tags=["orders"], summary="One order", responses=OrderOutputSerializer)
-    def get(self, request, order_id: int):
-        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+    def get(self, request, id: int):
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=id)).data)
 
 
 class OrderCancelApi(APIView):
@@ -111,6 +95,51 @@ class OrderCancelApi(APIView):
         responses={200: OrderOutputSerializer},
         examples=[OpenApiExample("Cancelled", value={**ORDER_EXAMPLE, "status": "cancelled", "robot": None})],
     )
-    def post(self, request, order_id: int):
-        order = services.order_cancel(order_id=order_id)
+    def post(self, request, id: int):
+        order = services.order_cancel(order_id=id)
         return Response(OrderOutputSerializer(order).data)
+
+
+class StockOutputSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    model = serializers.CharField()
+    version = serializers.CharField()
+    produced = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+
+
+class StockApi(ListAPIView):
+    roles = (Role.SALES, Role.MANAGER)
+    serializer_class = StockOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.stock_list()
+
+    @extend_schema(
+        tags=["robots"],
+        summary="Stock per serial: produced, reserved for orders, available",
+        examples=[
+            OpenApiExample(
+                "R2-D2",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "serial": "R2-D2",
+                            "model": "R2",
+                            "version": "D2",
+                            "produced": 5,
+                            "reserved": 2,
+                            "available": 3,
+                        }
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,15 +1,36 @@
-"""Order reads."""
+"""Order reads, and the stock: robots produced (robots' selector) less those orders reserve."""
 
-from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+from collections.abc import Mapping
 
+from django.db.models import Count, F, QuerySet
+
+from core.filters import filterset_apply
+from core.selectors import get_or_404
+from orders.filters import OrderFilter
 from orders.models import Order
+from robots.selectors import robot_list
 
 
-def order_list() -> QuerySet[Order]:
-    """Every order, newest first, with what the API shows of it in the same query."""
-    return Order.objects.select_related("customer")
+def order_list(*, filters: Mapping | None = None) -> QuerySet[Order]:
+    """Orders, newest first, with what the API shows of them in the same query; `filters` (e.g.
+    the query parameters) go through OrderFilter, so a bad value raises a ValidationError (a 400)."""
+    queryset = Order.objects.select_related("customer")
+    if filters is not None:
+        queryset = filterset_apply(OrderFilter, filters, queryset)
+    return queryset
 
 
 def order_get(*, order_id: int) -> Order:
-    return get_object_or_404(order_list(), pk=order_id)
+    return get_or_404(order_list(), pk=order_id)
+
+
+def stock_list() -> QuerySet:
+    """Per serial: robots produced, reserved for orders (a notified order holds its robot), and
+    available; one aggregate over the robots and the orders' one-to-one link to them."""
+    return (
+        robot_list()
+        .values("serial", "model", "version")
+        .annotate(produced=Count("id"), reserved=Count("order"))
+        .annotate(available=F("produced") - F("reserved"))
+        .order_by("serial")
+    )

@@ -8,10 +8,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.selectors import get_or_404
 from customers.services import customer_get_or_create_by_email
 from notifications.services import email_enqueue
 from orders.models import Order, OrderStatus
-from robots.models import Robot, RobotVersion
+from robots.events import RobotsProduced
+from robots.selectors import robot_list, robot_version_exists
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,10 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
     _lock_serials(serials)
     notified = []
     for serial in sorted(serials):
+        # Under the lock every order of the serial committed before it is visible: when none
+        # waits (most robots), one probe of the partial index order_waiting_by_serial is all.
+        if not Order.objects.filter(robot_serial=serial, status=OrderStatus.WAITING).exists():
+            continue
         waiting = list(
             Order.objects.select_for_update(of=("self",))
             .filter(robot_serial=serial, status=OrderStatus.WAITING)
@@ -50,7 +56,8 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
         if not waiting:
             continue
         free = list(
-            Robot.objects.filter(serial=serial, order__isnull=True)
+            robot_list()
+            .filter(serial=serial, order__isnull=True)
             .order_by("created", "id")
             .values_list("pk", flat=True)[: len(waiting)]
         )
@@ -66,15 +73,21 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
     return notified
 
 
+def robots_produced_allocate(event: RobotsProduced) -> None:
+    """Subscriber of RobotsProduced (orders.apps): new robots go to the oldest waiting orders
+    of their serials, in the ingest transaction (at most one order per new robot)."""
+    orders_allocate(serials=set(event.serials), limit=event.count)
+
+
 def _availability_email_enqueue(*, order: Order) -> None:
     model, version = order.robot_serial.split("-")
     context = {"model": model, "version": version}
     language = settings.NOTIFICATION_LANGUAGE
     email_enqueue(
         to=[order.customer.email],
-        subject=render_to_string(f"notifications/robot_available.{language}.subject.txt", context).strip(),
-        body_text=render_to_string(f"notifications/robot_available.{language}.txt", context),
-        body_html=render_to_string(f"notifications/robot_available.{language}.html", context),
+        subject=render_to_string(f"orders/robot_available.{language}.subject.txt", context).strip(),
+        body_text=render_to_string(f"orders/robot_available.{language}.txt", context),
+        body_html=render_to_string(f"orders/robot_available.{language}.html", context),
         dedup_key=f"order:{order.pk}:robot:{order.robot_id}",
     )
 
@@ -82,7 +95,7 @@ def _availability_email_enqueue(*, order: Order) -> None:
 def order_create(*, email: str, robot_serial: str) -> Order:
     """Records an order; if a robot of its serial is free, it is reserved and e-mailed at once."""
     model, _, version = robot_serial.partition("-")
-    if not RobotVersion.objects.filter(model__code=model, code=version).exists():
+    if not robot_version_exists(model=model, version=version):
         raise ApplicationError(
             "The order was rejected; see `fields`.",
             fields={"robot_serial": [f"{robot_serial!r} is not a robot model-version of the catalog."]},
@@ -99,9 +112,7 @@ def order_create(*, email: str, robot_serial: str) -> Order:
 def order_cancel(*, order_id: int) -> Order:
     """Cancels an order; a robot it held goes to the next waiting order of its serial."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
-        if order is None:
-            raise ApplicationError("No such order.", code="not_found", status_code=404)
+        order = get_or_404(Order.objects.select_for_update(of=("self",)).select_related("customer"), pk=order_id)
         if order.status == OrderStatus.CANCELLED:
             return order
         _lock_serials({order.robot_serial})

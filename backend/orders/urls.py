@@ -6,6 +6,7 @@ from orders import apis
 
 urlpatterns = [
     path("orders/", apis.OrderListCreateApi.as_view(), name="order-list"),
-    path("orders/<int:order_id>/", apis.OrderDetailApi.as_view(), name="order-detail"),
-    path("orders/<int:order_id>/cancel/", apis.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<int:id>/", apis.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:id>/cancel/", apis.OrderCancelApi.as_view(), name="order-cancel"),
+    path("stock/", apis.StockApi.as_view(), name="stock"),
 ]

@@ -1,13 +1,14 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import JobAdmin
 from reports.models import Report, ReportStatus
 from reports.services import report_retry
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(JobAdmin):
     list_display = (
         "id",
         "kind",
@@ -26,22 +27,16 @@ class ReportAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("requested_by",)
     readonly_fields = [field.name for field in Report._meta.fields] + ["download"]
-    actions = ["retry"]
 
     @admin.display(description="File")
     def download(self, report: Report) -> str:
         if report.status != ReportStatus.READY:
             return "—"
-        url = reverse("report-download", kwargs={"report_id": report.pk})
+        url = reverse("report-download", kwargs={"id": report.pk})
         return format_html('<a href="{}">{}</a>', url, report.file_name)
 
-    @admin.action(description="Build the selected failed reports again")
-    def retry(self, request, queryset):
-        count = sum(report_retry(report=report) for report in queryset.filter(status=ReportStatus.FAILED))
-        self.message_user(request, f"{count} report(s) queued again.", messages.SUCCESS)
-
-    def has_add_permission(self, request) -> bool:
-        return False
+    def retry_job(self, job: Report) -> bool:
+        return report_retry(report=job)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+
+from core import jobs
 
 
 class ReportKind(models.TextChoices):
@@ -11,19 +12,21 @@ class ReportKind(models.TextChoices):
 
 
 class ReportStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
+    PENDING = jobs.PENDING, "Pending"
     READY = "ready", "Ready"
-    FAILED = "failed", "Failed"
+    FAILED = jobs.FAILED, "Failed"
     EXPIRED = "expired", "Expired (file pruned)"
 
 
-class Report(models.Model):
-    """One build of the weekly production workbook.
+class Report(jobs.Job):
+    """One build of the weekly production workbook (a job, core.jobs).
 
     The row is committed first and a task fills it (DESIGN.md §2): it locks the row,
     writes the file atomically under REPORTS_DIR and records what it wrote. A pending row
     whose wake-up was lost is re-enqueued by the sweeper; a ready row is never rebuilt.
     """
+
+    DONE = ReportStatus.READY
 
     kind = models.CharField(max_length=10, choices=ReportKind.choices, default=ReportKind.ON_DEMAND)
     period_start = models.DateTimeField(help_text="Robots produced at or after this moment are counted.")
@@ -39,11 +42,6 @@ class Report(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     robots = models.PositiveBigIntegerField(null=True, blank=True, help_text="Robots counted in the period.")
     build_seconds = models.FloatField(null=True, blank=True, help_text="Time taken to build and store the file.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     pruned_at = models.DateTimeField(null=True, blank=True)
 
@@ -54,7 +52,7 @@ class Report(models.Model):
             # it still makes one report.
             models.UniqueConstraint(
                 fields=["period_start", "period_end"],
-                condition=models.Q(kind="nightly"),
+                condition=models.Q(kind=ReportKind.NIGHTLY),
                 name="report_one_nightly_per_period",
             ),
             models.CheckConstraint(
@@ -62,8 +60,12 @@ class Report(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="report_pending_due"),
-            models.Index(fields=["finished_at"], condition=models.Q(status="ready"), name="report_ready_finished"),
+            models.Index(
+                fields=["next_attempt_at"], condition=models.Q(status=ReportStatus.PENDING), name="report_pending_due"
+            ),
+            models.Index(
+                fields=["finished_at"], condition=models.Q(status=ReportStatus.READY), name="report_ready_finished"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,16 @@
 """Report reads: production counts for a period, stored reports."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, QuerySet
-from django.shortcuts import get_object_or_404
 
+from core.filters import filterset_apply
+from core.selectors import get_or_404
+from reports.filters import ReportFilter
 from reports.models import Report
-from robots.models import Robot
+from robots.selectors import robot_list
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ def weekly_counts(*, since: datetime, until: datetime) -> list[ModelVersionCount
     the model-versions only. `Count("*")` keeps the primary key out of the query.
     """
     rows = (
-        Robot.objects.filter(created__gte=since, created__lt=until)
+        robot_list()
+        .filter(created__gte=since, created__lt=until)
         .order_by()
         .values_list("model", "version")
         .annotate(count=Count("*"))
@@ -34,9 +38,14 @@ def weekly_counts(*, since: datetime, until: datetime) -> list[ModelVersionCount
     return [ModelVersionCount(model=model, version=version, count=count) for model, version, count in rows]
 
 
-def report_list() -> QuerySet[Report]:
-    return Report.objects.all()
+def report_list(*, filters: Mapping | None = None) -> QuerySet[Report]:
+    """Stored reports, newest first, with who asked for them; `filters` (e.g. the query
+    parameters) go through ReportFilter, so a bad value raises a ValidationError (a 400)."""
+    queryset = Report.objects.select_related("requested_by")
+    if filters is not None:
+        queryset = filterset_apply(ReportFilter, filters, queryset)
+    return queryset
 
 
 def report_get(*, report_id: int) -> Report:
-    return get_object_or_404(Report, pk=report_id)
+    return get_or_404(Report.objects.all(), pk=report_id)

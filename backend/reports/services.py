@@ -15,13 +15,14 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import jobs
 from core.exceptions import ApplicationError
 from core.queue import enqueue_on_commit
-from core.retry import backoff_delay
 from core.schedules import installed_at, job_runs
 from notifications.services import email_enqueue
 from reports.models import Report, ReportKind, ReportStatus
 from reports.selectors import ModelVersionCount, weekly_counts
+from reports.tasks import report_build_task
 from reports.workbook import local_text, weekly_workbook_write
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
 MAX_PERIOD = timedelta(days=366)
 TEMP_PREFIX = ".tmp-"
+SWEEP_LIMIT = 100
 
 
 # --- periods and names ----------------------------------------------------------------
@@ -78,8 +80,6 @@ def report_request(
     email_managers: bool = False,
 ) -> Report:
     """Records an on-demand report (the last 7 days up to now unless told) and builds it after commit."""
-    from reports.tasks import report_build_task
-
     if since is None and until is None:
         since, until = last_week_period()
     elif since is None:
@@ -114,8 +114,6 @@ def nightly_report_request(*, now: datetime | None = None) -> Report:
 
 def _nightly_report_for(*, since: datetime, until: datetime) -> Report:
     """The nightly report of [since, until), recorded (and built after commit) unless it exists."""
-    from reports.tasks import report_build_task
-
     existing = Report.objects.filter(kind=ReportKind.NIGHTLY, period_start=since, period_end=until).first()
     if existing is not None:
         logger.info("report %s: the nightly report for this period exists (%s)", existing.pk, existing.status)
@@ -209,56 +207,43 @@ def _write_atomically(report: Report) -> tuple[str, int, str, list[ModelVersionC
     return relative, size, digest, counts
 
 
-def report_build(*, report_id: int) -> float | None:
-    """Builds one due pending report if nobody else is; returns the delay before a retry, if due.
+def report_retry_policy() -> jobs.RetryPolicy:
+    return jobs.RetryPolicy(
+        max_attempts=settings.REPORTS_MAX_ATTEMPTS,
+        base=settings.REPORTS_RETRY_BASE,
+        cap=settings.REPORTS_RETRY_MAX_DELAY,
+        sweep_grace=settings.REPORTS_SWEEP_GRACE,
+    )
 
-    The row stays locked while the file is written, so a second task for the same report
-    skips it; a crash before the commit leaves it pending, and the rebuild overwrites the
-    same file name.
+
+def _build(report: Report) -> list[str]:
+    """The work of a report job: write and store the workbook, then queue the managers' e-mail."""
+    started = time.perf_counter()
+    relative, size, digest, counts = _write_atomically(report)
+    report.file_path = relative
+    report.size = size
+    report.sha256 = digest
+    report.robots = sum(row.count for row in counts)
+    report.build_seconds = round(time.perf_counter() - started, 4)
+    report.finished_at = timezone.now()
+    logger.info("report %s ready: %s robots, %s bytes in %.3fs", report.pk, report.robots, size, report.build_seconds)
+    if report.email_managers:
+        report_email_managers(report=report, counts=counts)
+    return ["file_path", "size", "sha256", "robots", "build_seconds", "finished_at"]
+
+
+def _finished(report: Report) -> list[str]:
+    report.finished_at = timezone.now()
+    return ["finished_at"]
+
+
+def report_build(*, report_id: int) -> float | None:
+    """Builds one due pending report unless another worker is; returns the seconds until a retry, if due.
+
+    The row stays locked while the file is written; a crash before the commit leaves it
+    pending, and the rebuild overwrites the same file name.
     """
-    with transaction.atomic():
-        report = (
-            Report.objects.select_for_update(skip_locked=True)
-            .filter(pk=report_id, status=ReportStatus.PENDING, next_attempt_at__lte=timezone.now())
-            .first()
-        )
-        if report is None:
-            return None  # built, failed for good, not due yet, or being built by another worker
-        report.attempts += 1
-        started = time.perf_counter()
-        try:
-            with transaction.atomic():  # a failed query must not poison the row's transaction
-                relative, size, digest, counts = _write_atomically(report)
-        except Exception as exc:
-            report.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if report.attempts >= settings.REPORTS_MAX_ATTEMPTS:
-                report.status = ReportStatus.FAILED
-                report.finished_at = timezone.now()
-                report.save(update_fields=["attempts", "last_error", "status", "finished_at", "updated_at"])
-                logger.error("report %s failed for good after %s attempts: %s", report.pk, report.attempts, exc)
-                return None
-            delay = backoff_delay(
-                report.attempts, base=settings.REPORTS_RETRY_BASE, cap=settings.REPORTS_RETRY_MAX_DELAY
-            )
-            report.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-            report.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
-            logger.warning("report %s attempt %s failed (%s); retry in %.0fs", report.pk, report.attempts, exc, delay)
-            return delay
-        report.status = ReportStatus.READY
-        report.file_path = relative
-        report.size = size
-        report.sha256 = digest
-        report.robots = sum(row.count for row in counts)
-        report.build_seconds = round(time.perf_counter() - started, 4)
-        report.finished_at = timezone.now()
-        report.last_error = ""
-        report.save()
-        logger.info(
-            "report %s ready: %s robots, %s bytes in %.3fs", report.pk, report.robots, size, report.build_seconds
-        )
-        if report.email_managers:
-            report_email_managers(report=report, counts=counts)
-        return None
+    return jobs.job_run(Report, job_id=report_id, policy=report_retry_policy(), work=_build, on_final_failure=_finished)
 
 
 def report_email_managers(*, report: Report, counts: list[ModelVersionCount]) -> None:
@@ -288,36 +273,16 @@ def report_email_managers(*, report: Report, counts: list[ModelVersionCount]) ->
     )
 
 
-@transaction.atomic
 def report_retry(*, report: Report) -> bool:
     """An admin builds a failed report again, with a fresh set of attempts."""
-    from reports.tasks import report_build_task
-
-    updated = Report.objects.filter(pk=report.pk, status=ReportStatus.FAILED).update(
-        status=ReportStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="", finished_at=None
-    )
-    if updated:
-        enqueue_on_commit(report_build_task, report.pk)
-    return bool(updated)
+    return jobs.job_retry(Report, job_id=report.pk, task=report_build_task, reset={"finished_at": None})
 
 
 # --- housekeeping -----------------------------------------------------------------------
 def reports_sweep(*, grace_seconds: int | None = None) -> int:
-    """Re-enqueues pending reports overdue by more than the grace period (a lost message, a
-    crashed worker, a broker outage); returns how many."""
-    from reports.tasks import report_build_task
-
-    grace = settings.REPORTS_SWEEP_GRACE if grace_seconds is None else grace_seconds
-    ids = list(
-        Report.objects.filter(
-            status=ReportStatus.PENDING, next_attempt_at__lte=timezone.now() - timedelta(seconds=grace)
-        ).values_list("pk", flat=True)[:100]
-    )
-    for report_id in ids:
-        report_build_task.delay(report_id)
-    if ids:
-        logger.info("swept %s overdue report(s): %s", len(ids), ids)
-    return len(ids)
+    """Re-enqueues pending reports overdue by more than REPORTS_SWEEP_GRACE; returns how many."""
+    grace = report_retry_policy().sweep_grace if grace_seconds is None else grace_seconds
+    return len(jobs.jobs_sweep(Report, grace_seconds=grace, enqueue=report_build_task.delay, limit=SWEEP_LIMIT))
 
 
 def reports_prune(*, now: datetime | None = None) -> int:

@@ -7,6 +7,6 @@ from reports import apis
 urlpatterns = [
     path("reports/weekly.xlsx", apis.WeeklyReportXlsxApi.as_view(), name="report-weekly-xlsx"),
     path("reports/", apis.ReportListCreateApi.as_view(), name="report-list"),
-    path("reports/<int:report_id>/", apis.ReportDetailApi.as_view(), name="report-detail"),
-    path("reports/<int:report_id>/download/", apis.ReportDownloadApi.as_view(), name="report-download"),
+    path("reports/<int:id>/", apis.ReportDetailApi.as_view(), name="report-detail"),
+    path("reports/<int:id>/download/", apis.ReportDownloadApi.as_view(), name="report-download"),
 ]

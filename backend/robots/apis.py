@@ -1,20 +1,28 @@
-"""Robot APIs: the catalog, ingest (single and batch), the robot list and the stock."""
+"""Robot APIs: the catalog, ingest (single and batch), the robot list."""
 
-import django_filters
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Role
 from core.fields import DateTimeInputField
-from core.filters import DateTimeInputFilter
 from core.idempotency import idempotent
+from core.roles import Role
 from robots import selectors, services
-from robots.models import CODE_VALIDATOR, Robot, RobotModel
+from robots.filters import RobotFilter
+from robots.models import Robot, RobotModel
 
 CATALOG_READERS = (Role.PRODUCTION_LINE, Role.SALES, Role.MANAGER)
+# The catalog's one path parameter is the model's code, not an id: a model is known by its code
+# everywhere (a robot's `model`, a serial "R2-D2", the weekly report's sheets), and the catalog
+# answers no id at all.
+CODE_PARAMETER = OpenApiParameter(
+    "code",
+    str,
+    OpenApiParameter.PATH,
+    description="The robot model's code, e.g. R2 (the catalog's key: models are known by their code, not an id).",
+)
 ROBOT_EXAMPLE = {"model": "R2", "version": "D2", "created": "2023-10-03 23:59:12"}
 
 
@@ -59,7 +67,9 @@ class RobotModelListApi(ListAPIView):
 class RobotModelDetailApi(APIView):
     roles = CATALOG_READERS
 
-    @extend_schema(tags=["catalog"], summary="One robot model", responses=RobotModelOutputSerializer)
+    @extend_schema(
+        tags=["catalog"], summary="One robot model", parameters=[CODE_PARAMETER], responses=RobotModelOutputSerializer
+    )
     def get(self, request, code: str):
         robot_model = selectors.robot_model_get(code=code)
         return Response(RobotModelOutputSerializer(robot_model).data)
@@ -74,6 +84,7 @@ class RobotVersionCreateApi(APIView):
     @extend_schema(
         tags=["catalog"],
         summary="Add a version to a robot model",
+        parameters=[CODE_PARAMETER],
         request=InputSerializer,
         responses={201: RobotModelOutputSerializer, 409: OpenApiResponse(description="The version exists already.")},
         examples=[OpenApiExample("D2", value={"code": "D2"})],
@@ -92,26 +103,15 @@ class RobotOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "serial", "model", "version", "created"]
 
 
-class RobotFilter(django_filters.FilterSet):
-    model = django_filters.CharFilter(validators=[CODE_VALIDATOR])
-    version = django_filters.CharFilter(validators=[CODE_VALIDATOR])
-    created_after = DateTimeInputFilter(field_name="created", lookup_expr="gte")
-    created_before = DateTimeInputFilter(field_name="created", lookup_expr="lt")
-
-    class Meta:
-        model = Robot
-        fields = ["model", "version", "created_after", "created_before"]
-
-
 class RobotListCreateApi(ListAPIView):
     """Managers list robots; a production line reports one finished robot."""
 
     roles = {"GET": (Role.MANAGER,), "POST": (Role.PRODUCTION_LINE,)}
     serializer_class = RobotOutputSerializer
-    filterset_class = RobotFilter
+    filterset_class = RobotFilter  # for the schema: selectors.robot_list runs it
 
     def get_queryset(self):
-        return selectors.robot_list()
+        return selectors.robot_list(filters=self.request.query_params)
 
     @extend_schema(tags=["robots"], summary="List robots, newest first")
     def get(self, request, *args, **kwargs):
@@ -176,48 +176,3 @@ class RobotBatchCreateApi(APIView):
     def post(self, request):
         created = services.robots_create_batch(items=request.data)
         return Response(self.OutputSerializer({"created": created}).data, status=status.HTTP_201_CREATED)
-
-
-class StockOutputSerializer(serializers.Serializer):
-    serial = serializers.CharField()
-    model = serializers.CharField()
-    version = serializers.CharField()
-    produced = serializers.IntegerField()
-    reserved = serializers.IntegerField()
-    available = serializers.IntegerField()
-
-
-class StockApi(ListAPIView):
-    roles = (Role.SALES, Role.MANAGER)
-    serializer_class = StockOutputSerializer
-    filter_backends: list = []
-
-    def get_queryset(self):
-        return selectors.stock_list()
-
-    @extend_schema(
-        tags=["robots"],
-        summary="Stock per serial: produced, reserved for orders, available",
-        examples=[
-            OpenApiExample(
-                "R2-D2",
-                value={
-                    "count": 1,
-                    "next": None,
-                    "previous": None,
-                    "results": [
-                        {
-                            "serial": "R2-D2",
-                            "model": "R2",
-                            "version": "D2",
-                            "produced": 5,
-                            "reserved": 2,
-                            "available": 3,
-                        }
-                    ],
-                },
-            )
-        ],
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)

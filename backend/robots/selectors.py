@@ -1,9 +1,13 @@
-"""Robot reads: the catalog, robots, stock."""
+"""Robot reads: the catalog and robots (the stock, robots less those orders reserve, is in orders)."""
 
-from django.db.models import Count, F, QuerySet
-from django.shortcuts import get_object_or_404
+from collections.abc import Mapping
 
-from robots.models import Robot, RobotModel
+from django.db.models import QuerySet
+
+from core.filters import filterset_apply
+from core.selectors import get_or_404
+from robots.filters import RobotFilter
+from robots.models import Robot, RobotModel, RobotVersion
 
 
 def robot_model_list() -> QuerySet[RobotModel]:
@@ -11,19 +15,18 @@ def robot_model_list() -> QuerySet[RobotModel]:
 
 
 def robot_model_get(*, code: str) -> RobotModel:
-    return get_object_or_404(robot_model_list(), code=code)
+    return get_or_404(robot_model_list(), code=code)
 
 
-def robot_list() -> QuerySet[Robot]:
-    """Every robot, newest first; the API's filterset narrows it."""
-    return Robot.objects.all()
+def robot_version_exists(*, model: str, version: str) -> bool:
+    """Whether the catalog holds `version` of `model` (codes, e.g. "R2" and "D2")."""
+    return RobotVersion.objects.filter(model__code=model, code=version).exists()
 
 
-def stock_list() -> QuerySet:
-    """Per serial: robots produced, reserved for orders, and available."""
-    return (
-        Robot.objects.values("serial", "model", "version")
-        .annotate(produced=Count("id"), reserved=Count("order"))
-        .annotate(available=F("produced") - F("reserved"))
-        .order_by("serial")
-    )
+def robot_list(*, filters: Mapping | None = None) -> QuerySet[Robot]:
+    """Robots, newest first; `filters` (e.g. the query parameters) go through RobotFilter, so a
+    bad value raises a ValidationError (a 400)."""
+    queryset = Robot.objects.all()
+    if filters is not None:
+        queryset = filterset_apply(RobotFilter, filters, queryset)
+    return queryset

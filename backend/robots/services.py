@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core import events
 from core.exceptions import ApplicationError, Conflict
 from core.guards import DateTimeInputError, parse_datetime_input
-from orders.services import orders_allocate
+from robots.events import RobotsProduced
 from robots.models import Robot, RobotModel, RobotVersion
 
 ROBOT_FIELDS = ("model", "version", "created")
@@ -231,20 +232,25 @@ def _insert_robot(item: RobotInput) -> Robot:
 
 
 def _copy_robots(items: list[RobotInput]) -> None:
-    """One COPY for the whole batch: the fastest way PostgreSQL takes many rows."""
+    """One COPY for the whole batch: the fastest way PostgreSQL takes many rows (names from the model)."""
     now = timezone.now()
+    quote = connection.ops.quote_name
+    fields = Robot._meta
+    columns = ", ".join(
+        quote(fields.get_field(name).column)
+        for name in ("robot_version", "serial", "model", "version", "created", "created_at")
+    )
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(
-            "COPY robots_robot (robot_version_id, serial, model, version, created, created_at) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY {quote(fields.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for item in items:
             copy.write_row((item.robot_version_id, item.serial, item.model, item.version, item.created, now))
 
 
 def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Callable[[dict], NoReturn]) -> T:
-    """Validates, inserts and allocates robots in one transaction, all or nothing.
+    """Validates and inserts robots in one transaction, all or nothing, and announces them in it
+    (RobotsProduced: orders reserve them for waiting orders before the commit).
 
     Should a version have been deleted since the catalog was cached, the insert fails on
     its foreign key: the cache is dropped and the robots are checked once more, afresh.
@@ -259,7 +265,7 @@ def _record(items: list, *, insert: Callable[[list[RobotInput]], T], reject: Cal
                 # The foreign key is deferred, and this block may be a savepoint of the
                 # request's transaction (core.transactions): check it here, not at its commit.
                 connection.check_constraints(table_names=[Robot._meta.db_table])
-                orders_allocate(serials={item.serial for item in inputs}, limit=len(inputs))
+                events.publish(RobotsProduced(serials=frozenset(item.serial for item in inputs), count=len(inputs)))
         except IntegrityError:
             catalog_cache.clear()
             if attempt == 2:

@@ -10,5 +10,4 @@ urlpatterns = [
     path("robot-models/<str:code>/versions/", apis.RobotVersionCreateApi.as_view(), name="robot-version-create"),
     path("robots/", apis.RobotListCreateApi.as_view(), name="robot-list"),
     path("robots/batch/", apis.RobotBatchCreateApi.as_view(), name="robot-batch-create"),
-    path("stock/", apis.StockApi.as_view(), name="stock"),
 ]

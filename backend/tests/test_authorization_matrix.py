@@ -17,8 +17,8 @@ from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
 from accounts.services import api_token_create
+from core.roles import Role
 
 ANONYMOUS, USERADD, ADMIN = "anonymous", "useradd account", "admin"
 LINE, SALES, MARKETING, MANAGER = Role.PRODUCTION_LINE, Role.SALES, Role.MARKETING, Role.MANAGER
@@ -41,29 +41,29 @@ ALLOWED = {
     ("GET", "/api/v1/stock/"): {SALES, MANAGER, ADMIN},
     ("GET", "/api/v1/orders/"): {SALES, MANAGER, ADMIN},
     ("POST", "/api/v1/orders/"): {SALES, ADMIN},
-    ("GET", "/api/v1/orders/{order_id}/"): {SALES, MANAGER, ADMIN},
-    ("POST", "/api/v1/orders/{order_id}/cancel/"): {SALES, ADMIN},
+    ("GET", "/api/v1/orders/{id}/"): {SALES, MANAGER, ADMIN},
+    ("POST", "/api/v1/orders/{id}/cancel/"): {SALES, ADMIN},
     ("GET", "/api/v1/customers/"): {MARKETING, SALES, MANAGER, ADMIN},
     ("POST", "/api/v1/customers/"): {MARKETING, SALES, ADMIN},
-    ("GET", "/api/v1/customers/{pk}/"): {MARKETING, SALES, MANAGER, ADMIN},
-    ("PUT", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
-    ("PATCH", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
-    ("DELETE", "/api/v1/customers/{pk}/"): {MARKETING, SALES, ADMIN},
+    ("GET", "/api/v1/customers/{id}/"): {MARKETING, SALES, MANAGER, ADMIN},
+    ("PUT", "/api/v1/customers/{id}/"): {MARKETING, SALES, ADMIN},
+    ("PATCH", "/api/v1/customers/{id}/"): {MARKETING, SALES, ADMIN},
+    ("DELETE", "/api/v1/customers/{id}/"): {MARKETING, SALES, ADMIN},
     ("GET", "/api/v1/mailings/"): {MARKETING, MANAGER, ADMIN},
     ("POST", "/api/v1/mailings/"): {MARKETING, ADMIN},
-    ("GET", "/api/v1/mailings/{pk}/"): {MARKETING, MANAGER, ADMIN},
-    ("PUT", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
-    ("PATCH", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
-    ("DELETE", "/api/v1/mailings/{pk}/"): {MARKETING, ADMIN},
-    ("POST", "/api/v1/mailings/{pk}/cancel/"): {MARKETING, ADMIN},
-    ("GET", "/api/v1/mailings/{pk}/stats/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/mailings/{id}/"): {MARKETING, MANAGER, ADMIN},
+    ("PUT", "/api/v1/mailings/{id}/"): {MARKETING, ADMIN},
+    ("PATCH", "/api/v1/mailings/{id}/"): {MARKETING, ADMIN},
+    ("DELETE", "/api/v1/mailings/{id}/"): {MARKETING, ADMIN},
+    ("POST", "/api/v1/mailings/{id}/cancel/"): {MARKETING, ADMIN},
+    ("GET", "/api/v1/mailings/{id}/stats/"): {MARKETING, MANAGER, ADMIN},
     ("GET", "/api/v1/mailings/stats/"): {MARKETING, MANAGER, ADMIN},
     ("GET", "/api/v1/messages/"): {MARKETING, MANAGER, ADMIN},
-    ("GET", "/api/v1/messages/{pk}/"): {MARKETING, MANAGER, ADMIN},
+    ("GET", "/api/v1/messages/{id}/"): {MARKETING, MANAGER, ADMIN},
     ("GET", "/api/v1/reports/"): {MANAGER, ADMIN},
     ("POST", "/api/v1/reports/"): {MANAGER, ADMIN},
-    ("GET", "/api/v1/reports/{report_id}/"): {MANAGER, ADMIN},
-    ("GET", "/api/v1/reports/{report_id}/download/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/{id}/"): {MANAGER, ADMIN},
+    ("GET", "/api/v1/reports/{id}/download/"): {MANAGER, ADMIN},
     ("GET", "/api/v1/reports/weekly.xlsx"): {MANAGER, ADMIN},
 }
 

@@ -100,9 +100,9 @@ def test_control_characters_in_the_query_are_a_400_naming_the_parameter(clients)
 
 
 def test_the_useradd_nul_login_is_a_400_and_its_log_entry_is_written(settings, tmp_path):
-    from accounts.models import RegistrationRequest
+    from registrations.models import RegistrationRequest
 
-    settings.USERADD_LOG_SPOOL_DIR = tmp_path / "spool"
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "spool"
     body = {"name": "x", "username": "nul\u0000abc", "email": "n@example.com"}
 
     response = Client().post("/api/v1/useradd/", json.dumps(body), content_type="application/json")
@@ -284,7 +284,7 @@ def test_nothing_is_written_when_the_answer_fails_after_a_write(catalog, clients
 
 # --- 3. API checks at least as strict as the database ------------------------------------
 def test_non_ascii_digits_in_a_useradd_phone_are_a_400_not_a_database_error(settings, tmp_path):
-    settings.USERADD_LOG_SPOOL_DIR = tmp_path / "spool"
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "spool"
     body = {"name": "x", "username": "arab", "phone": "7" + "٩" * 10}
 
     response = Client(raise_request_exception=False).post(
@@ -398,7 +398,7 @@ def test_an_address_with_a_65_octet_local_part_is_a_400_everywhere_it_is_taken(c
 def test_useradd_refuses_such_an_address_too(settings, tmp_path):
     from accounts.models import User
 
-    settings.USERADD_LOG_SPOOL_DIR = tmp_path / "spool"
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "spool"
     body = {"name": "x", "username": "long-local", "email": "a" * 65 + "@example.com"}
 
     response = Client().post("/api/v1/useradd/", json.dumps(body), content_type="application/json")

@@ -1,8 +1,9 @@
 """The functions timed in a profiled request: (label, "module:qualname"), outermost first.
 
 Each target is patched where callers look it up at call time: a class attribute, or the
-name in the module that calls it (robots.services looks up `orders_allocate` in its own
-namespace). When code moves, a target that no longer exists is reported as missing.
+name in the module that calls it (orders.services looks up `orders_allocate` in its own
+namespace when its RobotsProduced subscriber runs). When code moves, a target that no
+longer exists is reported as missing.
 """
 
 SPANS = [
@@ -26,19 +27,20 @@ SPANS = [
     ("robots: catalog + validation (_parse_all)", "robots.services:_parse_all"),
     ("robots: catalog cache read", "robots.services:CatalogCache.get"),
     ("robots: INSERT the robot (ORM create)", "robots.services:_insert_robot"),
-    ("orders: allocation (orders_allocate)", "robots.services:orders_allocate"),
+    ("robots: publish RobotsProduced (orders' subscriber runs in it)", "core.events:publish"),
+    ("orders: allocation (orders_allocate)", "orders.services:orders_allocate"),
     ("orders: allocation advisory lock", "orders.services:_lock_serials"),
     ("DRF: output serializer (.data)", "rest_framework.serializers:Serializer.data"),
     # POST /api/v1/useradd/
     ("DRF: input serializer is_valid", "rest_framework.serializers:Serializer.is_valid"),
-    ("useradd: account_register service", "accounts.apis:account_register"),
+    ("useradd: account_register service", "registrations.apis:account_register"),
     ("useradd: login/e-mail/phone taken checks", "accounts.services:_taken_fields"),
-    ("useradd: password generation", "accounts.services:password_generate"),
+    ("useradd: password generation", "registrations.services:password_generate"),
     ("useradd: argon2id hash (the hasher)", "accounts.hashers:ConfiguredArgon2PasswordHasher.encode"),
     ("ORM: Model.full_clean", "django.db.models:Model.full_clean"),
-    ("useradd: request-log middleware record", "accounts.middleware:registration_request_record"),
+    ("useradd: registration request log entry", "registrations.middleware:registration_request_log"),
     ("useradd: throttle (Redis)", "accounts.throttling:FailOpenScopedRateThrottle.allow_request"),
-    ("useradd: request-log metric", "accounts.middleware:useradd_request_observe"),
+    ("useradd: registration request metric", "registrations.middleware:registration_request_observe"),
     # the database and the broker
     ("ORM: compile SELECT", "django.db.models.sql.compiler:SQLCompiler.as_sql"),
     ("ORM: compile INSERT", "django.db.models.sql.compiler:SQLInsertCompiler.as_sql"),

@@ -9,8 +9,8 @@ _addresses = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _useradd_spool(settings, tmp_path):
-    settings.USERADD_LOG_SPOOL_DIR = tmp_path / "useradd-spool"
+def _registration_request_log_spool(settings, tmp_path):
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "registration-request-log-spool"
 
 
 @pytest.fixture(autouse=True)

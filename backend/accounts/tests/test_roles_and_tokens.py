@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
+from core.roles import Role
 
 pytestmark = pytest.mark.django_db
 

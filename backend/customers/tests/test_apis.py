@@ -28,6 +28,13 @@ def test_a_customer_is_created_with_the_operator_code_of_its_phone(marketing):
     assert Customer.objects.get(pk=body["id"]).tag == "vip"
 
 
+def test_a_russian_number_written_with_the_trunk_prefix_8_is_kept_as_7_and_ten_digits(marketing):
+    response = marketing.post(URL, {"phone_number": "8 (912) 345-67-89"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["phone_number"], response.json()["operator_code"]) == ("79123456789", "912")
+
+
 def test_a_customer_without_email_and_phone_is_refused(marketing):
     response = marketing.post(URL, {"tag": "vip"}, format="json")
 
@@ -39,7 +46,7 @@ def test_a_customer_without_email_and_phone_is_refused(marketing):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"phone_number": "89123456789"}, "phone_number"),
+        ({"phone_number": "+1 202 555 0143"}, "phone_number"),
         ({"phone_number": "7912345678"}, "phone_number"),
         ({"phone_number": "79123456789", "timezone": "Mars/Base"}, "timezone"),
         ({"phone_number": "79123456789", "operator_code": "9x2"}, "operator_code"),

@@ -248,17 +248,35 @@ def test_the_rate_limit_is_a_moving_window_shared_by_worker_processes(fake_gatew
 
 
 def test_the_breaker_opens_on_failures_probes_once_and_closes_on_success():
-    breaker = CircuitBreaker(window=50, min_calls=5, failure_ratio=0.8, cooldown=0.05, max_cooldown=1)
+    now = [1000.0]
+    breaker = CircuitBreaker(
+        window=50, min_calls=5, failure_ratio=0.8, cooldown=2, max_cooldown=60, clock=lambda: now[0]
+    )
     for _ in range(5):
         assert breaker.allow()
         breaker.record(ok=False)
 
     assert breaker.is_open and not breaker.allow()
-    time.sleep(0.06)
+    now[0] += 1.99
+    assert not breaker.allow() and breaker.remaining() == pytest.approx(0.01)  # the cool-off holds
+    now[0] += 0.01
     assert breaker.allow()  # the probe
     assert not breaker.allow()  # only one
     breaker.record(ok=True)
     assert not breaker.is_open and breaker.allow()
+
+
+def test_each_failed_probe_doubles_the_cool_off_up_to_its_maximum():
+    now = [0.0]
+    breaker = CircuitBreaker(window=50, min_calls=1, failure_ratio=1, cooldown=2, max_cooldown=5, clock=lambda: now[0])
+    cool_offs = []
+    for _ in range(4):
+        assert breaker.allow()
+        breaker.record(ok=False)
+        cool_offs.append(breaker.remaining())
+        now[0] += breaker.remaining()
+
+    assert cool_offs == [2, 4, 5, 5]
 
 
 @pytest.mark.parametrize("pattern", [[True, False] * 50])

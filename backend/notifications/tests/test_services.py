@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from core.retry import backoff_delay
 from notifications.models import Email, EmailStatus
 from notifications.services import email_deliver, email_enqueue, email_retry, emails_sweep
 from tests.smtp import text_body
@@ -61,12 +60,6 @@ def test_an_smtp_outage_schedules_a_retry_with_back_off(settings, smtp_down):
     assert settings.EMAIL_RETRY_BASE / 2 <= delay <= settings.EMAIL_RETRY_BASE
     assert email.next_attempt_at > timezone.now()
     assert email_deliver(email_id=email.pk) is None  # not due yet: nothing happens
-
-
-def test_back_off_grows_exponentially_and_is_capped():
-    assert 5 <= backoff_delay(1, base=10, cap=100) <= 10
-    assert 20 <= backoff_delay(3, base=10, cap=100) <= 40
-    assert 50 <= backoff_delay(10, base=10, cap=100) <= 100
 
 
 def test_an_e_mail_fails_for_good_after_its_attempts(settings, smtp_down):

@@ -4,10 +4,13 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from core import events
 from notifications.models import Email
 from orders.models import Order, OrderStatus
-from orders.services import order_cancel, order_create
+from orders.services import order_cancel, order_create, robots_produced_allocate
+from robots.events import RobotsProduced
 from robots.models import Robot
 from robots.services import robot_create, robots_create_batch
 from robots.tests.factories import RobotVersionFactory
@@ -135,3 +138,23 @@ def test_concurrent_robots_and_orders_never_share_a_robot_nor_skip_a_waiting_ord
     assert len(set(notified.values_list("robot_id", flat=True))) == 8
     assert not Robot.objects.filter(order__isnull=True).exists()
     assert Email.objects.count() == 8
+
+
+def test_orders_subscribe_to_the_robots_produced_event():
+    assert events.subscribers(RobotsProduced) == (robots_produced_allocate,)
+
+
+@pytest.mark.django_db
+def test_a_robot_no_order_waits_for_costs_one_probe_of_the_orders(r2d2):
+    # given an order waiting for another serial only
+    order_create(email="ann@example.com", robot_serial="R2-D2")
+    other = RobotVersionFactory(model__code="C3", code="PO")
+
+    # when a robot of a serial nobody waits for is recorded
+    with CaptureQueriesContext(connection) as queries:
+        robot_create(data={"model": "C3", "version": other.code, "created": "2023-10-03 23:59:12"})
+
+    # then the orders were looked at once, by an EXISTS on the waiting orders, and nothing was locked
+    on_orders = [query["sql"] for query in queries if Order._meta.db_table in query["sql"]]
+    assert len(on_orders) == 1, on_orders
+    assert "LIMIT 1" in on_orders[0] and "FOR UPDATE" not in on_orders[0]

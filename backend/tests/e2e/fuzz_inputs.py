@@ -69,8 +69,6 @@ DIGIT_FIELDS = {
     "mailing",
     "customer",
     "id",
-    "order_id",
-    "report_id",
 }
 MULTILINE_FIELDS = {"text"}  # the mailing's SMS text (core.parsers)
 LONGEST_BODY_STRING = 1000  # a mailing's text; every other string a body declares is shorter

@@ -40,7 +40,7 @@ def test_sign_up_sign_in_see_the_statistics_and_download_both_exports(stack, bro
     assert credentials["login"] == "ann-e2e"
     with psycopg.connect(stack.database_url) as conn:
         rows = conn.execute(
-            "SELECT outcome, phone_masked, email_masked, client_address FROM accounts_registrationrequest"
+            "SELECT outcome, phone_masked, email_masked, client_address FROM registrations_registrationrequest"
         ).fetchall()
     assert sorted(row[0] for row in rows) == ["conflict", "created", "rejected", "rejected"]
     assert ("created", "7916*****67", "a***@e***.com", "127.0.0.1") in rows
@@ -89,7 +89,7 @@ def test_sign_up_sign_in_see_the_statistics_and_download_both_exports(stack, bro
     assert lines[0].startswith("time\trequest_id")
     assert len(lines) == 5
     assert "79161234567" not in text_path.read_text(encoding="utf-8")
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_path.read_bytes()), read_only=True)["useradd log"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_path.read_bytes()), read_only=True)["registration request log"]
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 5
     assert [row[4] for row in rows[1:]] == ["created", "rejected", "rejected", "conflict"]

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.smtp import SmtpSink
+from devtools.smtp_sink import MemorySink
 from tests.stack import BACKEND_DIR, REPO_DIR, deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +27,7 @@ ZONE = ZoneInfo(settings.TIME_ZONE)
 
 @pytest.fixture(scope="module")
 def smtp():
-    sink = SmtpSink().start()
+    sink = MemorySink().start()
     yield sink
     sink.stop()
 

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.smtp import SmtpSink
+from devtools.smtp_sink import MemorySink
 from tests.stack import BACKEND_DIR, PrivatePostgres, PrivateRedis, deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ MAX_LOAD_OPERATIONS = 2000  # the load stops by itself even if the test does not
 @pytest.fixture(scope="module")
 def servers():
     work_dir = Path(tempfile.mkdtemp(prefix="r4c-faults-"))
-    postgres, redis_server, smtp = PrivatePostgres(work_dir), PrivateRedis(work_dir), SmtpSink()
+    postgres, redis_server, smtp = PrivatePostgres(work_dir), PrivateRedis(work_dir), MemorySink()
     postgres.init()
     postgres.pg_ctl("start")
     redis_server.start()

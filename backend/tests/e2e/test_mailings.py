@@ -4,17 +4,19 @@ our fake gateway on loopback, faults switched at runtime."""
 import json
 import signal
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from celery import Celery
 
 from tests.stack import BACKEND_DIR, deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 CHUNK = 20
+TICK = "mailings.tasks.mailings_tick_task"
+SENDER = "mailings.tasks.mailing_send_task"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,33 @@ def _stats(stack, mailing_id: int) -> dict:
     return response.json()
 
 
+def _inspect(stack):
+    return Celery(broker=stack.broker_url).control.inspect(timeout=2)
+
+
+def _ticks_taken(stack) -> int:
+    """How many beat ticks the mailing worker has taken up since it started (Celery's own count)."""
+    stats = _inspect(stack).stats() or {}
+    return sum(worker.get("total", {}).get(TICK, 0) for worker in stats.values())
+
+
+def _wait_ticks(stack, ticks: int) -> None:
+    """Waits until the mailing worker has taken up `ticks` more ticks; with at most two at a time
+    (its concurrency), all but the last two of them are done."""
+    seen = _ticks_taken(stack)
+    wait_until(lambda: _ticks_taken(stack) >= seen + ticks, timeout=30, what=f"{ticks} more mailing ticks")
+
+
+def _senders_idle(stack, mailing_id: int) -> bool:
+    """No sender of the mailing runs, waits on its countdown, or is taken up in the mailing worker."""
+    inspect = _inspect(stack)
+    tasks = []
+    for answer in (inspect.active(), inspect.scheduled(), inspect.reserved()):
+        for worker_tasks in (answer or {}).values():
+            tasks += [task.get("request", task) for task in worker_tasks]  # scheduled ones wrap their request
+    return not any(task.get("name") == SENDER and list(task.get("args") or []) == [mailing_id] for task in tasks)
+
+
 def _wait_finished(stack, mailing_id: int, timeout: float = 60) -> dict:
     return wait_until(
         lambda: (stats := _stats(stack, mailing_id))["mailing"]["status"] == "finished" and stats,
@@ -128,18 +157,17 @@ def test_only_the_filtered_customers_receive_the_message(mailing_stack, gateway)
 def test_a_future_mailing_starts_by_itself_and_not_before(mailing_stack, gateway):
     _customers(mailing_stack, 3, prefix="914", tag="e2e-future")
     mailing = _mailing(mailing_stack, start_in=5, filter_tag="e2e-future")
-    start_at = datetime.fromisoformat(mailing["start_at"]).timestamp()
+    start_at = datetime.fromisoformat(mailing["start_at"])
+    before = _stats(mailing_stack, mailing["id"])
 
-    # before its start: scheduled, no messages (checked for as long as the start is ahead)
-    while time.time() < start_at - 0.5:
-        stats = _stats(mailing_stack, mailing["id"])
-        assert stats["mailing"]["status"] == "scheduled"
-        assert stats["counts"]["total"] == 0
-        time.sleep(0.3)
     stats = _wait_finished(mailing_stack, mailing["id"], timeout=30)
 
+    # before its start it was scheduled with no messages; it started at its start (the mailing
+    # says when), and the gateway heard of it no earlier
+    assert (before["mailing"]["status"], before["counts"]["total"]) == ("scheduled", 0)
+    assert datetime.fromisoformat(stats["mailing"]["started_at"]) >= start_at
     assert stats["counts"]["sent"] == 3
-    assert min(d["at"] for d in gateway.deliveries().values()) >= start_at
+    assert min(d["at"] for d in gateway.deliveries().values()) >= start_at.timestamp()
 
 
 def test_a_flaky_gateway_still_delivers_everything(mailing_stack, gateway):
@@ -165,7 +193,10 @@ def test_a_gateway_down_until_the_end_sends_nothing_after_it_and_everything_expi
     mailing = _mailing(mailing_stack, lasts=4, filter_tag="e2e-down")
     end_at = datetime.fromisoformat(mailing["end_at"]).timestamp()
     stats = _wait_finished(mailing_stack, mailing["id"], timeout=30)
-    time.sleep(1)  # give a misbehaving sender the chance to call after the end (there must be none)
+    # every sender of the mailing has run its course (none runs or waits on its countdown), and
+    # two more ticks were taken up after it: a sender that would call after the end has called
+    wait_until(lambda: _senders_idle(mailing_stack, mailing["id"]), timeout=30, what="the senders to stop")
+    _wait_ticks(mailing_stack, 2)
 
     assert stats["counts"] == {"pending": 0, "sent": 0, "failed": 0, "expired": 10, "cancelled": 0, "total": 10}
     calls = gateway.stats()
@@ -187,7 +218,9 @@ def test_the_local_time_window_holds_back_customers_outside_it(mailing_stack, ga
     wait_until(
         lambda: _stats(mailing_stack, mailing["id"])["counts"]["sent"] == 3, timeout=30, what="the in-window sends"
     )
-    time.sleep(3)  # more ticks pass: those outside their window must still wait
+    # ticks pass, beyond MAILING_STALL_SECONDS (when an idle running mailing is looked at
+    # again): those outside their window must still wait
+    _wait_ticks(mailing_stack, 4)
     stats = _stats(mailing_stack, mailing["id"])
 
     phones = {d["phone"] for d in gateway.deliveries().values()}

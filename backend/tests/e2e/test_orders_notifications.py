@@ -9,7 +9,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.smtp import SmtpSink, text_body
+from devtools.smtp_sink import MemorySink
+from tests.smtp import text_body
 from tests.stack import PrivateRedis, deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def smtp():
-    sink = SmtpSink().start()
+    sink = MemorySink().start()
     yield sink
     sink.stop()
 

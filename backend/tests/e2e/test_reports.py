@@ -13,7 +13,8 @@ import pytest
 import requests
 from django.conf import settings
 
-from tests.smtp import SmtpSink, text_body
+from devtools.smtp_sink import MemorySink
+from tests.smtp import text_body
 from tests.stack import deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,7 @@ def nightly_period() -> tuple[datetime, datetime]:
 
 @pytest.fixture(scope="module")
 def smtp():
-    sink = SmtpSink().start()
+    sink = MemorySink().start()
     yield sink
     sink.stop()
 

@@ -5,7 +5,7 @@ very long strings, extreme and malformed datetimes and offsets, addresses mail s
 deep JSON. No
 answer may be a 5xx, every answer must have a status code and a body the schema documents,
 and no request holding an input the API promises to refuse may be answered with a 2xx.
-Afterwards no log line and no useradd log entry holds a control character.
+Afterwards no log line and no registration request log entry holds a control character.
 
 Bounded for `make test` (FUZZ_EXAMPLES per operation, 50 by default); `make fuzz` runs more.
 """
@@ -96,7 +96,7 @@ def test_every_operation_answers_as_documented_for_every_caller(case, fuzz_stack
         case.call_and_validate(base_url=fuzz_stack.web_url, headers=headers, checks=CHECKS, timeout=30)
 
 
-def test_no_control_character_reached_the_logs_or_the_useradd_log(fuzz_stack):
+def test_no_control_character_reached_the_logs_or_the_registration_request_log(fuzz_stack):
     """After the fuzzing above (it runs first: pytest keeps the order of a module's tests)."""
     log = fuzz_stack.processes["web"].log_path.read_text(encoding="utf-8", errors="replace")
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -106,7 +106,7 @@ def test_no_control_character_reached_the_logs_or_the_useradd_log(fuzz_stack):
     with psycopg.connect(fuzz_stack.database_url) as connection:
         rows = connection.execute(
             "SELECT login, email_masked, phone_masked, client_address, user_agent, errors::text, "
-            "array_to_string(error_codes, ' ') FROM accounts_registrationrequest"
+            "array_to_string(error_codes, ' ') FROM registrations_registrationrequest"
         ).fetchall()
     assert rows, "the fuzzing called useradd"
     assert [row for row in rows if any(LINE_FORBIDDEN.search(value or "") for value in row)] == []

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.roles import Role
 from accounts.services import api_token_create
+from core.roles import Role
 
 
 class Command(BaseCommand):

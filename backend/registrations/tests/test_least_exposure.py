@@ -1,4 +1,4 @@
-"""Who sees what of the useradd log, and exports a spreadsheet never evaluates (OWASP CSV injection)."""
+"""Who sees what of the registration request log, and exports a spreadsheet never evaluates (OWASP CSV injection)."""
 
 import io
 
@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import RegistrationRequest
+from registrations.models import RegistrationRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def xlsx_export(client) -> list[tuple]:
     response = client.get("/stats/export.xlsx")
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    return workbook["useradd log"]
+    return workbook["registration request log"]
 
 
 def test_an_account_without_the_manager_role_sees_every_outcome_but_only_its_own_login(log):

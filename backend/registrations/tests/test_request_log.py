@@ -1,4 +1,4 @@
-"""The useradd request log: masking, and entries that survive an unreachable database."""
+"""The registration request log: masking, and entries that survive an unreachable database."""
 
 import json
 import logging
@@ -8,14 +8,15 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from accounts.masking import mask_email, mask_login, mask_phone
-from accounts.models import RegistrationRequest, User
-from accounts.services import (
-    RegistrationRecord,
-    registration_request_record,
+from accounts.models import User
+from registrations.masking import mask_email, mask_login, mask_phone
+from registrations.models import RegistrationRequest
+from registrations.services import (
+    registration_request_log,
+    registration_request_log_replay,
     registration_request_set_aside,
     registration_request_spool,
-    registration_spool_replay,
+    registration_request_to_json,
 )
 from tests.stack import free_port
 
@@ -79,7 +80,7 @@ def test_the_log_masks_a_login_that_is_an_email_address(api_client):
 
 
 def spool_files(settings):
-    return sorted(settings.USERADD_LOG_SPOOL_DIR.glob("*.json"))
+    return sorted(settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR.glob("*.json"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,19 +121,20 @@ def test_with_the_database_unreachable_the_request_is_a_503_and_its_entry_is_spo
     assert User.objects.filter(username="ann").count() == 1
 
 
-def record(**overrides) -> RegistrationRecord:
+def an_entry(**overrides) -> RegistrationRequest:
+    """An entry of the log, not yet written."""
     values = {"created_at": timezone.now(), "status_code": 400, "outcome": "rejected", "duration_ms": 3.5}
-    return RegistrationRecord(**{**values, **overrides})
+    return RegistrationRequest(**{**values, **overrides})
 
 
 @pytest.mark.django_db
 def test_a_replay_writes_each_spooled_entry_once_even_if_its_file_is_seen_twice(settings):
-    entry = record(login="dup", error_codes=["username.required"])
-    registration_request_spool(record=entry)
-    copy = settings.USERADD_LOG_SPOOL_DIR / "copy-of-the-same-entry.json"
-    copy.write_text(entry.to_json())
+    entry = an_entry(login="dup", error_codes=["username.required"])
+    registration_request_spool(entry=entry)
+    copy = settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR / "copy-of-the-same-entry.json"
+    copy.write_text(registration_request_to_json(entry))
 
-    replayed = registration_spool_replay()
+    replayed = registration_request_log_replay()
 
     assert replayed == 2
     assert RegistrationRequest.objects.filter(login="dup").count() == 1
@@ -141,9 +143,9 @@ def test_a_replay_writes_each_spooled_entry_once_even_if_its_file_is_seen_twice(
 
 @pytest.mark.django_db
 def test_a_replayed_entry_whose_account_was_deleted_keeps_the_entry(settings):
-    registration_request_spool(record=record(status_code=201, outcome="created", user_id=987654))
+    registration_request_spool(entry=an_entry(status_code=201, outcome="created", user_id=987654))
 
-    assert registration_spool_replay() == 1
+    assert registration_request_log_replay() == 1
     assert RegistrationRequest.objects.get().user is None
 
 
@@ -152,9 +154,9 @@ def test_the_replay_command_empties_the_spool(settings, capsys):
     from django.core.management import call_command
 
     for index in range(3):
-        registration_request_spool(record=record(login=f"u{index}"))
+        registration_request_spool(entry=an_entry(login=f"u{index}"))
 
-    call_command("replay_useradd_log_spool")
+    call_command("replay_registration_request_log_spool")
 
     assert "3 spooled" in capsys.readouterr().out
     assert RegistrationRequest.objects.count() == 3
@@ -163,10 +165,10 @@ def test_the_replay_command_empties_the_spool(settings, capsys):
 def test_when_even_the_spool_fails_the_entry_survives_as_a_log_line(settings, tmp_path, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    settings.USERADD_LOG_SPOOL_DIR = blocker / "spool"  # cannot be a directory
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = blocker / "spool"  # cannot be a directory
 
-    with caplog.at_level(logging.ERROR, logger="accounts.services"):
-        kept = registration_request_spool(record=record(login="last-resort"))
+    with caplog.at_level(logging.ERROR, logger="registrations.services"):
+        kept = registration_request_spool(entry=an_entry(login="last-resort"))
 
     assert kept is False
     assert "last-resort" in caplog.text
@@ -174,20 +176,18 @@ def test_when_even_the_spool_fails_the_entry_survives_as_a_log_line(settings, tm
 
 def test_the_spool_replay_task_writes_spooled_entries(db):
     """The periodic job replays what the web processes spooled while the database was down."""
-    from accounts.models import RegistrationRequest
-    from accounts.services import registration_request_spool
-    from accounts.tasks import registration_spool_replay_task
+    from registrations.tasks import registration_request_log_replay_task
 
-    entry = record()
-    assert registration_request_spool(record=entry)
+    entry = an_entry()
+    assert registration_request_spool(entry=entry)
 
-    assert registration_spool_replay_task() == 1
+    assert registration_request_log_replay_task() == 1
     assert RegistrationRequest.objects.filter(entry_id=entry.entry_id).exists()
 
 
 # --- entries refused for their content: cleaned and written, or set aside; never spooled ---
 def set_aside_files(settings):
-    return sorted((settings.USERADD_LOG_SPOOL_DIR / "set-aside").glob("*.json"))
+    return sorted((settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR / "set-aside").glob("*.json"))
 
 
 @pytest.mark.django_db
@@ -207,10 +207,10 @@ def test_a_nul_in_the_login_is_a_400_naming_it_and_its_entry_is_written_not_spoo
 
 @pytest.mark.django_db
 def test_an_entry_with_control_characters_is_written_with_them_escaped(settings, caplog):
-    entry = record(login="nul\x00abc", user_agent="agent\x85", errors={"fields": {"a\x01": ["b\x02"]}})
+    entry = an_entry(login="nul\x00abc", user_agent="agent\x85", errors={"fields": {"a\x01": ["b\x02"]}})
 
-    with caplog.at_level(logging.INFO, logger="accounts.services"):
-        assert registration_request_record(record=entry)
+    with caplog.at_level(logging.INFO, logger="registrations.services"):
+        assert registration_request_log(entry=entry)
 
     row = RegistrationRequest.objects.get()
     assert (row.login, row.user_agent) == ("nul\\u0000abc", "agent\\u0085")
@@ -221,30 +221,30 @@ def test_an_entry_with_control_characters_is_written_with_them_escaped(settings,
 
 @pytest.mark.django_db
 def test_an_entry_the_database_refuses_even_cleaned_is_set_aside_and_counted(settings, client):
-    refused = record(status_code=70_000, login="too-big")  # beyond the column's smallint
+    refused = an_entry(status_code=70_000, login="too-big")  # beyond the column's smallint
 
-    assert registration_request_record(record=refused) is False
+    assert registration_request_log(entry=refused) is False
 
     assert spool_files(settings) == []
     (kept,) = set_aside_files(settings)
     assert json.loads(kept.read_text())["login"] == "too-big"
     assert not RegistrationRequest.objects.exists()
     metrics = client.get("/metrics").content.decode()
-    assert 'r4c_useradd_log_spool_entries{state="set_aside"} 1.0' in metrics
-    assert 'r4c_useradd_log_spool_entries{state="waiting"} 0.0' in metrics
+    assert 'r4c_registration_request_log_spool_entries{state="set_aside"} 1.0' in metrics
+    assert 'r4c_registration_request_log_spool_entries{state="waiting"} 0.0' in metrics
 
 
 @pytest.mark.django_db
 def test_a_replay_goes_entry_by_entry_and_sets_aside_what_it_cannot_write(settings):
-    first, second = record(login="first"), record(login="second")
+    first, second = an_entry(login="first"), an_entry(login="second")
     # Spooled by the earlier code, which took a refusal for an outage: a NUL, and a status out of range.
-    nul = record(login="nul\x00abc")
-    out_of_range = record(status_code=70_000, login="out-of-range")
+    nul = an_entry(login="nul\x00abc")
+    out_of_range = an_entry(status_code=70_000, login="out-of-range")
     for entry in (first, nul, out_of_range, second):
-        registration_request_spool(record=entry)
-    (settings.USERADD_LOG_SPOOL_DIR / "0-unreadable.json").write_text("{not json")
+        registration_request_spool(entry=entry)
+    (settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR / "0-unreadable.json").write_text("{not json")
 
-    assert registration_spool_replay() == 3
+    assert registration_request_log_replay() == 3
 
     assert sorted(RegistrationRequest.objects.values_list("login", flat=True)) == ["first", "nul\\u0000abc", "second"]
     assert spool_files(settings) == []
@@ -257,11 +257,11 @@ def test_a_replay_goes_entry_by_entry_and_sets_aside_what_it_cannot_write(settin
 def test_set_aside_entries_are_replayed_on_request_once_fixed(settings, capsys):
     from django.core.management import call_command
 
-    registration_request_set_aside(record=record(login="fixed-later"))
+    registration_request_set_aside(entry=an_entry(login="fixed-later"))
 
-    call_command("replay_useradd_log_spool", "--set-aside")
+    call_command("replay_registration_request_log_spool", "--set-aside")
 
-    assert "1 set-aside useradd log entries replayed" in capsys.readouterr().out
+    assert "1 set-aside registration request log entries replayed" in capsys.readouterr().out
     assert RegistrationRequest.objects.filter(login="fixed-later").exists()
     assert set_aside_files(settings) == []
 
@@ -269,13 +269,13 @@ def test_set_aside_entries_are_replayed_on_request_once_fixed(settings, capsys):
 @pytest.mark.django_db(transaction=True)
 def test_a_replay_during_an_outage_stops_and_keeps_every_entry_waiting(settings):
     for index in range(3):
-        registration_request_spool(record=record(login=f"waiting-{index}"))
+        registration_request_spool(entry=an_entry(login=f"waiting-{index}"))
     database = connections["default"]
     original_port = database.settings_dict["PORT"]
     database.close()
     database.settings_dict["PORT"] = str(free_port())
     try:
-        replayed = registration_spool_replay()
+        replayed = registration_request_log_replay()
     finally:
         database.close()
         database.settings_dict["PORT"] = original_port
@@ -287,8 +287,8 @@ def test_a_replay_during_an_outage_stops_and_keeps_every_entry_waiting(settings)
 
 @pytest.mark.django_db
 def test_staff_see_set_aside_and_waiting_entries_on_the_statistics_page(settings, django_user_model):
-    registration_request_set_aside(record=record(login="refused"))
-    registration_request_spool(record=record(login="waiting"))
+    registration_request_set_aside(entry=an_entry(login="refused"))
+    registration_request_spool(entry=an_entry(login="waiting"))
     staff = django_user_model.objects.create_user(username="staff", password=None, is_staff=True)
     plain = django_user_model.objects.create_user(username="plain", password=None)
     pages = {}
@@ -299,6 +299,6 @@ def test_staff_see_set_aside_and_waiting_entries_on_the_statistics_page(settings
 
     assert 'id="spool"' in pages["staff"]
     assert "Set aside, refused by the database even cleaned: <strong>1</strong> log entry" in pages["staff"]
-    assert str(settings.USERADD_LOG_SPOOL_DIR / "set-aside") in pages["staff"]
+    assert str(settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR / "set-aside") in pages["staff"]
     assert "Waiting on disk for the database: <strong>1</strong> log entry" in pages["staff"]
     assert 'id="spool"' not in pages["plain"]

@@ -1,10 +1,10 @@
-"""Exports of the useradd request log: tab-separated text and xlsx, both built in flat memory.
+"""Exports of the registration request log: tab-separated text and xlsx, both built in flat memory.
 
 The text export is generated row by row while it is sent. The xlsx workbook is written
 by XlsxWriter in constant_memory mode (each row goes to disk as it is written) into an
 anonymous temporary file, which is then sent in chunks; neither ever holds the log in memory.
 
-Both hold as much of the log as their reader may see (accounts.selectors.LogReader), and no
+Both hold as much of the log as their reader may see (registrations.selectors.LogReader), and no
 cell a spreadsheet would take for a formula (OWASP, "CSV Injection"): a text beginning with
 =, +, -, @, a tab or a carriage return (or their full-width forms) is written with a leading
 apostrophe in the text export, and as a quote-prefixed text cell (shown as it is, never
@@ -20,7 +20,7 @@ from typing import IO
 import xlsxwriter
 from django.utils import timezone
 
-from accounts.selectors import LogReader, registration_request_export_rows
+from registrations.selectors import LogReader, registration_request_export_rows
 
 HEADERS = {
     "created_at": "time",
@@ -37,6 +37,7 @@ HEADERS = {
     "errors": "errors",
     "user_agent": "user_agent",
 }
+SHEET_NAME = "registration request log"
 EXCEL_EPOCH = datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system (after its leap-year bug)
 COLUMN_WIDTHS = {"created_at": 26, "request_id": 34, "login": 20, "error_codes": 40, "errors": 60, "user_agent": 30}
 # What makes a spreadsheet evaluate a cell, when a text begins with it (full-width forms too).
@@ -89,7 +90,7 @@ def export_xlsx_file(*, reader: LogReader) -> IO[bytes]:
     workbook = xlsxwriter.Workbook(
         output, {"constant_memory": True, "remove_timezone": True, "strings_to_formulas": False}
     )
-    sheet = workbook.add_worksheet("useradd log")
+    sheet = workbook.add_worksheet(SHEET_NAME)
     bold = workbook.add_format({"bold": True, "bg_color": "#E8EEF4", "bottom": 1})
     when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     # Excel's own mark of "text, not a formula" (quotePrefix): shown as written, never evaluated.

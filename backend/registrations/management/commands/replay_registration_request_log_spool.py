@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
-from accounts.services import registration_spool_replay
+from registrations.services import registration_request_log_replay
 
 
 class Command(BaseCommand):
-    help = "Writes useradd log entries spooled while the database was unreachable into the log table."
+    help = "Writes registration request log entries spooled while the database was unreachable into the log table."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         total = 0
-        while replayed := registration_spool_replay(set_aside=options["set_aside"]):
+        while replayed := registration_request_log_replay(set_aside=options["set_aside"]):
             total += replayed
         which = "set-aside" if options["set_aside"] else "spooled"
-        self.stdout.write(f"{total} {which} useradd log entries replayed.")
+        self.stdout.write(f"{total} {which} registration request log entries replayed.")
