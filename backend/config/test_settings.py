@@ -1,8 +1,10 @@
 """Settings for `make test`: the real settings, with the test's own Redis databases.
 
 PostgreSQL and Redis are found from the environment (DATABASE_URL, CELERY_BROKER_URL),
-localhost by default. TEST_RUN_SLOT (0, the default, to 3) lets test runs share one
-machine: each slot (0 to 3) has its own test database and its own Redis databases.
+localhost by default. TEST_RUN_SLOT (0, the default, to 7) lets test runs share one
+machine: each slot has its own test database; slots 0 to 3 have their own Redis databases,
+and slots 4 to 7 reuse those of slot - 4, so they need another Redis server
+(CELERY_BROKER_URL=redis://127.0.0.1:6380/0).
 """
 
 import os
@@ -16,7 +18,7 @@ REDIS_SERVER_URL = urlunsplit(_redis._replace(path=""))
 
 TEST_RUN_SLOT = int(os.environ.get("TEST_RUN_SLOT", "0"))
 # Four Redis databases per slot: broker, cache, and the end-to-end stack's broker and cache.
-TEST_REDIS_DBS = {0: (14, 15, 13, 12), 1: (10, 11, 9, 8), 2: (6, 7, 5, 4), 3: (2, 3, 1, 0)}[TEST_RUN_SLOT]
+TEST_REDIS_DBS = {0: (14, 15, 13, 12), 1: (10, 11, 9, 8), 2: (6, 7, 5, 4), 3: (2, 3, 1, 0)}[TEST_RUN_SLOT % 4]
 
 from config.settings import *  # noqa: E402,F403
 
