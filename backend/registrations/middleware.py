@@ -24,6 +24,7 @@ from django_guid import get_guid
 
 from accounts.selectors import user_id_by_login
 from accounts.throttling import client_address
+from core.guards import header_text
 from registrations.masking import mask_email, mask_login, mask_phone
 from registrations.metrics import registration_request_observe
 from registrations.models import RegistrationOutcome, RegistrationRequest
@@ -154,6 +155,6 @@ class RegistrationRequestLogMiddleware:
             email_masked=mask_email(email if isinstance(email, str) else ""),
             phone_masked=mask_phone(phone if isinstance(phone, str | int) and not isinstance(phone, bool) else ""),
             client_address=client_address(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+            user_agent=header_text(request.META.get("HTTP_USER_AGENT", ""))[:200],
             user_id=user_id_by_login(login=login) if login else None,
         )

@@ -147,7 +147,7 @@ def test_control_characters_in_form_fields_are_a_400_naming_them(catalog, client
     ("header", "value", "name"),
     [
         ("HTTP_IDEMPOTENCY_KEY", "key\x00", "Idempotency-Key"),
-        ("HTTP_IDEMPOTENCY_KEY", "key\x85", "Idempotency-Key"),
+        ("HTTP_IDEMPOTENCY_KEY", "key\x7f", "Idempotency-Key"),
         ("HTTP_USER_AGENT", "robot\x1b[31m", "User-Agent"),
         ("HTTP_X_FORWARDED_FOR", "10.0.0.1\x00", "X-Forwarded-For"),
     ],
@@ -158,6 +158,32 @@ def test_control_characters_in_the_headers_the_platform_reads_are_a_400(catalog,
     assert response.status_code == 400
     assert list(fields(response)) == [name]
     assert not Robot.objects.exists()
+
+
+def as_wsgi(text: str) -> str:
+    """A header value as WSGI hands it to Django: its UTF-8 bytes, one ISO-8859-1 character each."""
+    return text.encode().decode("latin-1")
+
+
+@pytest.mark.parametrize("agent", ["МойКлиент/1.0", "Agent — 1.0", "café"])
+def test_non_ascii_text_in_a_header_is_text_not_a_control_character(catalog, clients, settings, tmp_path, agent):
+    """UTF-8 bytes 0x80–0x9F look like C1 controls in WSGI's ISO-8859-1 (RFC 9110 obs-text)."""
+    from registrations.models import RegistrationRequest
+
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "spool"
+    robot = clients["production_line"].post("/api/v1/robots/", ROBOT, format="json", HTTP_USER_AGENT=as_wsgi(agent))
+    key = clients["production_line"].post(
+        "/api/v1/robots/", ROBOT, format="json", HTTP_IDEMPOTENCY_KEY=as_wsgi(f"k-{agent}")
+    )
+    useradd = Client().post(
+        "/api/v1/useradd/",
+        json.dumps({"name": "x", "username": "agent", "email": "agent@example.com"}),
+        content_type="application/json",
+        HTTP_USER_AGENT=as_wsgi(agent),
+    )
+
+    assert (robot.status_code, key.status_code, useradd.status_code) == (201, 201, 201)
+    assert RegistrationRequest.objects.get().user_agent == agent
 
 
 def test_a_control_character_in_the_token_is_a_400_not_a_database_error(catalog):
