@@ -59,7 +59,10 @@ def stats_view(request: HttpRequest) -> HttpResponse:
     days = filters.get("days") or DEFAULT_CHART_DAYS
     outcome = filters.get("outcome") or ""
     entries = registration_request_list(filters={"outcome": outcome})
-    page = Paginator(entries, RECENT_PER_PAGE).get_page(request.GET.get("page"))
+    # A page's forgiving paging (Django's get_page: anything unreadable is the first page), but
+    # in ASCII digits only: int() would read "٢" as 2 (DESIGN.md §4).
+    page_number = request.GET.get("page", "")
+    page = Paginator(entries, RECENT_PER_PAGE).get_page(page_number if page_number.isascii() else None)
     page.object_list = registration_request_views(page.object_list, reader=reader)
     stats = registration_stats()
     outcomes = [

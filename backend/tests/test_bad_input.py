@@ -482,3 +482,29 @@ def test_a_page_form_field_with_a_control_character_is_a_400_naming_it(django_us
     assert refused.status_code == 400
     assert list(fields(refused)) == ["username"]
     assert signed_in.status_code == 302
+
+
+@pytest.mark.parametrize("parameter", ["page", "page_size"])
+@pytest.mark.parametrize("value", ["٢", "２", "0", "-1", "1e3", "02", " 2", "2.0", ""])
+def test_a_page_or_page_size_that_is_not_a_positive_ascii_number_is_a_400(catalog, clients, parameter, value):
+    response = clients["manager"].get("/api/v1/robot-models/", {parameter: value})
+
+    assert response.status_code == 400
+    assert list(fields(response)) == [parameter]
+
+
+def test_pages_are_numbered_from_1_the_last_is_last_and_past_it_is_a_404(catalog, clients):
+    for code in ("A1", "A2", "A3"):
+        robot_model_create(code=code, versions=["B1"])
+    manager = clients["manager"]
+
+    second = manager.get("/api/v1/robot-models/", {"page": "2", "page_size": "2"})
+    last = manager.get("/api/v1/robot-models/", {"page": "last", "page_size": "3"})
+    past = manager.get("/api/v1/robot-models/", {"page": "3", "page_size": "2"})
+    capped = manager.get("/api/v1/robot-models/", {"page_size": "100000"})
+
+    assert second.status_code == last.status_code == capped.status_code == 200
+    assert len(second.json()["results"]) == 2 and second.json()["previous"]
+    assert len(last.json()["results"]) == 1
+    assert past.status_code == 404
+    assert capped.json()["count"] == 4

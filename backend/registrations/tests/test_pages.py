@@ -112,6 +112,18 @@ def test_recent_requests_are_paginated_newest_first_and_filtered_by_outcome(sign
     assert [e.login for e in rejected.context["page"]] == ["the-rejected-one"]
 
 
+def test_a_page_number_in_other_digits_is_not_read_as_a_number(signed_in):
+    for index in range(30):
+        log_entry(login=f"user{index:02d}", minutes_ago=30 - index)
+
+    arabic_two = signed_in.get("/stats/?page=٢")
+    fullwidth_two = signed_in.get("/stats/?page=２")
+
+    for response in (arabic_two, fullwidth_two):
+        assert response.status_code == 200
+        assert response.context["page"].number == 1
+
+
 def test_the_statistics_page_costs_the_same_queries_for_any_log_size(signed_in, django_assert_max_num_queries):
     for index in range(60):
         log_entry(login=f"u{index}", error_codes=["x.y"], outcome="rejected", status_code=400)
