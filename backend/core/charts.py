@@ -139,11 +139,12 @@ class StackedBarChart:
 
 
 def _describe(columns: Sequence[Column], maximum: int) -> str:
+    bars = f"{len(columns)} bar{'' if len(columns) == 1 else 's'}"
     if not maximum:
-        return f"{len(columns)} bars, all empty."
+        return f"{bars}, all empty."
     highest = next(column for column in columns if column.total == maximum)
     return (
-        f"{len(columns)} bars, from {columns[0].title} to {columns[-1].title}, "
+        f"{bars}, from {columns[0].title} to {columns[-1].title}, "
         f"{sum(column.total for column in columns)} in all; the highest is {highest.title} with {maximum}."
     )
 

@@ -73,5 +73,5 @@ def messages_chart(counts: Mapping[str, int]) -> StackedBarChart:
     statuses = [status for status in counts if status != "total"]
     columns = [Column(label=status, title="messages", counts={status: counts[status]}) for status in statuses]
     return StackedBarChart.build(
-        columns, palette_series(statuses), title="SMS messages of every mailing by status", **HALF_WIDTH
+        columns, palette_series(statuses), title="SMS messages of every mailing by status", height=220
     )
