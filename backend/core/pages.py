@@ -2,9 +2,10 @@
 
 import functools
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -40,7 +41,7 @@ def role_page(*roles: Role):
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             user = request.user
             if not (user.is_superuser or user_has_role(user, roles)):
-                context = {"roles": [Role(role).label for role in roles]}
+                context = {"roles": [Role(role).label for role in roles], "login_url": resolve_url(settings.LOGIN_URL)}
                 return render(request, "core/forbidden.html", context, status=403)
             return page(request, *args, **kwargs)
 

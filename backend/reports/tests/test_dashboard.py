@@ -86,6 +86,7 @@ def test_accounts_without_the_manager_role_get_a_403_that_names_it(page_client, 
 
     assert response.status_code == 403
     assert "Manager" in response.content.decode()
+    assert 'href="/login/"' in response.content.decode()  # to sign in with another account
     assert "Robots produced" not in response.content.decode()
 
 
