@@ -4,7 +4,6 @@ the page in Chromium: who may see it, the charts' segments, the tables, a report
 from its link, and a screenshot kept in test-results/."""
 
 import io
-import sys
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,8 +13,8 @@ import redis
 import requests
 from django.conf import settings
 
-from tests.e2e.test_accounts_pages import OUTPUT_DIR
-from tests.stack import deployed_stack, free_port, wait_until
+from tests.e2e.browser import OUTPUT_DIR, browser_page, sign_in
+from tests.stack import deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -24,22 +23,14 @@ ZONE = ZoneInfo(settings.TIME_ZONE)
 
 @pytest.fixture(scope="module")
 def stack():
-    gateway_port = free_port()
     extra_env = {
-        "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-        "GATEWAY_TOKEN": "e2e-token",
         "GATEWAY_TIMEOUT": "2",
         "MAILING_RETRY_BASE_SECONDS": "0.1",
         "MAILING_RETRY_MAX_SECONDS": "1",
         "MAILING_WORKER_CONCURRENCY": "1",
     }
     with deployed_stack(extra_env=extra_env) as stack:
-        stack.gateway_url = f"http://127.0.0.1:{gateway_port}"
-        stack.start(
-            "fake-gateway",
-            [sys.executable, "-m", "devtools.fake_gateway", "--port", str(gateway_port), "--token", "e2e-token"],
-        )
-        wait_until(lambda: requests.get(f"{stack.gateway_url}/health", timeout=1).ok, timeout=20, what="fake gateway")
+        stack.start_fake_gateway()
         stack.start_web()
         stack.start_worker()
         stack.start_worker("mailing-worker", "mailing-worker")
@@ -130,18 +121,8 @@ def test_the_manager_sees_production_stock_orders_reports_and_mailings(stack, da
     today = datetime.now(ZONE).date()
     yesterday = f"{today - timedelta(days=1):%Y-%m-%d}"
 
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    console_errors = []
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    try:
-        page.goto(f"{stack.nginx_url}/dashboard/")
-        assert "/login/?next=/dashboard/" in page.url
-        page.fill("#id_username", credentials["login"])
-        page.fill("#id_password", credentials["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url("**/dashboard/")
+    with browser_page(browser) as (page, console_errors):
+        sign_in(page, f"{stack.nginx_url}/dashboard/", login=credentials["login"], password=credentials["password"])
         assert "Not for this account" in page.inner_text("h1")  # a new account has no role yet
         assert console_errors == ["Failed to load resource: the server responded with a status of 403 (Forbidden)"]
         console_errors.clear()
@@ -174,8 +155,6 @@ def test_the_manager_sees_production_stock_orders_reports_and_mailings(stack, da
             page.click(f"#reports a[href='/api/v1/reports/{data['report']['id']}/download/']")
         workbook_path = OUTPUT_DIR / "dashboard-report.xlsx"
         download.value.save_as(workbook_path)
-    finally:
-        context.close()
 
     assert console_errors == [], console_errors
     workbook = openpyxl.load_workbook(io.BytesIO(workbook_path.read_bytes()), read_only=True)
