@@ -50,7 +50,7 @@ def useradd_path() -> str:
 
 
 def outcome_for(status_code: int, code: str) -> str:
-    if 200 <= status_code < 300:
+    if status_code == 201:  # the one answer that made an account
         return RegistrationOutcome.CREATED
     if status_code == 429:
         return RegistrationOutcome.THROTTLED
@@ -118,7 +118,8 @@ class RegistrationRequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.rstrip("/") != useradd_path():
+        # OPTIONS asks what the endpoint takes, not for an account: it is no registration request.
+        if request.path_info.rstrip("/") != useradd_path() or request.method == "OPTIONS":
             return self.get_response(request)
         created_at = timezone.now()
         started = time.perf_counter()

@@ -253,6 +253,29 @@ def test_a_client_over_its_rate_is_throttled_with_retry_after_and_logged(api_cli
     assert not User.objects.filter(username="user2").exists()
 
 
+def test_only_a_post_asks_for_an_account_options_is_not_logged_and_nothing_else_is_throttled(
+    api_client, settings, client_address
+):
+    set_useradd_rate(settings, "2/min")
+
+    options = [api_client.options(URL, REMOTE_ADDR=client_address).status_code for _ in range(5)]
+    reads = [api_client.get(URL, REMOTE_ADDR=client_address).status_code for _ in range(3)]
+    posts = [
+        post(
+            api_client,
+            {"name": f"U{i}", "username": f"user{i}", "email": f"u{i}@example.com"},
+            REMOTE_ADDR=client_address,
+        ).status_code
+        for i in range(2)
+    ]
+
+    assert options == [200] * 5
+    assert reads == [405] * 3  # logged as malformed, never counted against the rate
+    assert posts == [201, 201]
+    outcomes = sorted(RegistrationRequest.objects.values_list("method", "outcome"))
+    assert outcomes == [("GET", "malformed")] * 3 + [("POST", "created")] * 2
+
+
 def test_behind_nginx_the_client_is_the_address_nginx_saw(api_client, client_address):
     post(api_client, VALID, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, {client_address}")
 
