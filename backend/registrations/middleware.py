@@ -33,6 +33,7 @@ from registrations.services import registration_request_log
 logger = logging.getLogger(__name__)
 
 USERADD_URL_NAME = "useradd"
+LOGGED_FIELDS = 20  # the rejected fields an entry keeps
 MALFORMED_CODES = {
     "parse_error",
     "unsupported_media_type",
@@ -141,6 +142,12 @@ class RegistrationRequestLogMiddleware:
         succeeded = 200 <= status_code < 300
         # Plain JSON (a DRF body holds ErrorDetail strings and ReturnDicts).
         errors = {} if succeeded else {k: v for k, v in body.items() if k in ("detail", "fields")}
+        if isinstance(errors.get("fields"), dict) and len(errors["fields"]) > LOGGED_FIELDS:
+            # A body may name thousands of unknown fields; the entry keeps the first ones and
+            # says how many more (an entry, and a /stats/ page, stay small).
+            fields = list(errors["fields"].items())
+            errors["fields"] = dict(fields[:LOGGED_FIELDS])
+            errors["more_fields"] = len(fields) - LOGGED_FIELDS
         username, email, phone = asked.get("username"), asked.get("email"), asked.get("phone")
         login = str(body.get("login", "")) if succeeded else ""
         return RegistrationRequest(
@@ -150,7 +157,7 @@ class RegistrationRequestLogMiddleware:
             duration_ms=round(duration_ms, 2),
             request_id=get_guid() or "",
             method=request.method or "",
-            error_codes=[] if succeeded else error_codes(body),
+            error_codes=[] if succeeded else error_codes(body)[:LOGGED_FIELDS],
             errors=json.loads(json.dumps(errors, default=str)),
             login=mask_login(username.strip()[:150] if isinstance(username, str) else ""),
             email_masked=mask_email(email if isinstance(email, str) else ""),

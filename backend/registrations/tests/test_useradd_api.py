@@ -336,3 +336,15 @@ def test_the_login_signs_in_in_any_case(api_client):
     for login in ("Ann.Lee", "ann.lee", "ANN.LEE"):
         response = api_client.post("/api/v1/auth/token/", {"username": login, "password": password})
         assert response.status_code == 200, login
+
+
+def test_a_body_with_thousands_of_unknown_fields_leaves_a_small_log_entry(api_client):
+    body = {**VALID, **{f"unknown{i}": i for i in range(5000)}}
+
+    response = post(api_client, body)
+
+    entry = only_log_entry()
+    assert response.status_code == 400
+    assert len(entry.error_codes) == 20
+    assert len(entry.errors["fields"]) == 20
+    assert entry.errors["more_fields"] == len(response.json()["fields"]) - 20
