@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 
 from core.constraints import constraint_violation
 from core.exceptions import Conflict
+from core.guards import smtp_address_problem
 from core.phones import phone_normalize
 from customers.models import Customer
 from customers.timezones import timezone_normalize
@@ -48,6 +49,17 @@ def _phone(value: str | None, errors: dict[str, list]) -> str | None:
         return None
 
 
+def _email(value: str | None, errors: dict[str, list]) -> str | None:
+    """A customer's e-mail as stored, None for none; one a mail server would refuse (RFC 5321
+    limits) goes into `errors`. Django's own validator runs in full_clean."""
+    email = (value or "").strip() or None
+    if email is not None:
+        problem = smtp_address_problem(email)
+        if problem:
+            errors["email"] = [ValidationError(problem, code="invalid_email")]
+    return email
+
+
 def _timezone(value: str, errors: dict[str, list]) -> str | None:
     try:
         return timezone_normalize(value)
@@ -72,8 +84,9 @@ def _check_unique(customer: Customer) -> None:
         raise Conflict("A customer with these details already exists.", code="duplicate", fields=fields)
 
 
-def _save(customer: Customer, errors: dict[str, list]) -> Customer:
-    """Checks the customer (every problem at once, with those its input already had), then saves it."""
+def _check(customer: Customer, errors: dict[str, list]) -> None:
+    """Raises ValidationError naming every refused field of an unsaved customer (with the
+    problems its input already had); uniqueness is not checked here."""
     if customer.email is None and customer.phone_number is None and "phone_number" not in errors:
         errors["non_field_errors"] = [ValidationError("Give at least one of email and phone_number.")]
     try:
@@ -82,6 +95,16 @@ def _save(customer: Customer, errors: dict[str, list]) -> Customer:
         errors = {**exc.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
+
+
+def _save(customer: Customer, errors: dict[str, list]) -> Customer:
+    """Checks the customer (every problem at once, with those its input already had), then saves it."""
+    _check(customer, errors)
+    return _store(customer)
+
+
+def _store(customer: Customer) -> Customer:
+    """Saves a checked customer; an e-mail or phone in use is a Conflict naming the field."""
     _check_unique(customer)
     try:
         with transaction.atomic():
@@ -99,6 +122,31 @@ def _save(customer: Customer, errors: dict[str, list]) -> Customer:
     return customer
 
 
+def customer_build(
+    *,
+    email: str | None = None,
+    phone_number: str | None = None,
+    operator_code: str | None = None,
+    tag: str = "",
+    timezone: str | None = None,
+) -> Customer:
+    """An unsaved customer from the values a client wrote, checked by every rule of the
+    directory but uniqueness: the one validator of the API and of file imports. The phone is
+    normalised (7XXXXXXXXXX), the operator code defaults to digits 2-4 of the phone, the time
+    zone to TIME_ZONE. Raises ValidationError naming every refused field."""
+    errors: dict[str, list] = {}
+    customer = Customer(
+        email=_email(email, errors),
+        phone_number=_phone(phone_number, errors),
+        tag=(tag or "").strip(),
+    )
+    customer.operator_code = operator_code if operator_code else _operator_code_of(customer.phone_number)
+    if timezone is not None:
+        customer.timezone = _timezone(timezone, errors) or customer.timezone
+    _check(customer, errors)
+    return customer
+
+
 def customer_create(
     *,
     email: str | None = None,
@@ -107,18 +155,12 @@ def customer_create(
     tag: str = "",
     timezone: str | None = None,
 ) -> Customer:
-    """A new customer; the operator code defaults to digits 2-4 of the phone. Raises
-    ValidationError naming every refused field, Conflict for an e-mail or phone in use."""
-    errors: dict[str, list] = {}
-    customer = Customer(
-        email=(email or "").strip() or None,
-        phone_number=_phone(phone_number, errors),
-        tag=(tag or "").strip(),
+    """A new customer (see customer_build for the rules). Raises ValidationError naming every
+    refused field, Conflict for an e-mail or phone in use."""
+    customer = customer_build(
+        email=email, phone_number=phone_number, operator_code=operator_code, tag=tag, timezone=timezone
     )
-    customer.operator_code = operator_code if operator_code else _operator_code_of(customer.phone_number)
-    if timezone is not None:
-        customer.timezone = _timezone(timezone, errors) or customer.timezone
-    return _save(customer, errors)
+    return _store(customer)
 
 
 def customer_update(
@@ -134,7 +176,7 @@ def customer_update(
     was set by hand (differs from the old phone's) or is given in the same update."""
     errors: dict[str, list] = {}
     if email is not _UNSET:
-        customer.email = (email or "").strip() or None
+        customer.email = _email(email, errors)
     if phone_number is not _UNSET:
         old_default = _operator_code_of(customer.phone_number)
         customer.phone_number = _phone(phone_number, errors)
