@@ -164,20 +164,10 @@ def customer_build(
     return customer
 
 
-def customer_create(
-    *,
-    email: str | None = None,
-    phone_number: str | None = None,
-    operator_code: str | None = None,
-    tag: str = "",
-    timezone: str | None = None,
-) -> Customer:
-    """A new customer (see customer_build for the rules). Raises ValidationError naming every
-    refused field, Conflict for an e-mail or phone in use."""
-    customer = customer_build(
-        email=email, phone_number=phone_number, operator_code=operator_code, tag=tag, timezone=timezone
-    )
-    return _store(customer)
+def customer_create(**values: str | None) -> Customer:
+    """A new customer from customer_build's keyword values (its rules). Raises ValidationError
+    naming every refused field, Conflict for an e-mail or phone in use."""
+    return _store(customer_build(**values))
 
 
 def customer_update(

@@ -97,31 +97,14 @@ def _import(ctx, api, path) -> dict:
 def run(ctx) -> dict:
     import requests
 
-    from tests.stack import wait_until
-
     sizes = ctx.sized(small=[5_000, 20_000], full=[25_000, 100_000])
     stack = ctx.stack
     api = requests.Session()
     api.headers["Authorization"] = f"Token {ctx.token('marketing')}"
-    saved = dict(stack.extra_env)
-    stack.extra_env.update(WORKER_QUEUES="default", WORKER_CONCURRENCY="1")
-    stack.start_worker("import-worker")
-    stack.extra_env.clear()
-    stack.extra_env.update(saved)
     ctx.psql("CREATE TABLE bench_customer_copy (LIKE customers_customer INCLUDING ALL)")
     results = {}
+    worker_pid, pool_pid, idle = ctx.start_one_pool_worker("import-worker", "default")
     try:
-        worker_pid = stack.processes["import-worker"].popen.pid
-        wait_until(lambda: children(worker_pid), timeout=60, what="the import worker's pool process")
-        [pool_pid] = children(worker_pid)
-        readings: list[int] = []
-
-        def settled() -> bool:
-            readings.append(process_memory_kib(pool_pid)["VmRSS"])
-            return len(readings) > 10 and len(set(readings[-8:])) == 1
-
-        wait_until(settled, timeout=60, interval=0.25, what="the pool process to settle")
-        idle = process_memory_kib(pool_pid)
         for size in sizes:
             csv_path, tsv_path = _files(ctx, size)
             ctx.psql("TRUNCATE bench_customer_copy")
