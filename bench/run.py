@@ -125,6 +125,33 @@ class BenchContext:
     def stop_bare_web(self) -> None:
         self.stack.stop("bare-web")
 
+    # --- workers -----------------------------------------------------------------------
+    def start_one_pool_worker(self, name: str, queues: str) -> tuple[int, int, dict[str, int]]:
+        """A worker for `queues` with one pool process, once that process has settled (its RSS
+        stopped moving); returns the worker's pid, the pool process's pid and its idle memory
+        (tables.process_memory_kib)."""
+        from tables import children, process_memory_kib
+        from tests.stack import wait_until
+
+        saved = dict(self.stack.extra_env)
+        self.stack.extra_env.update(WORKER_QUEUES=queues, WORKER_CONCURRENCY="1")
+        try:
+            self.stack.start_worker(name)
+        finally:
+            self.stack.extra_env.clear()
+            self.stack.extra_env.update(saved)
+        worker_pid = self.stack.processes[name].popen.pid
+        wait_until(lambda: children(worker_pid), timeout=60, what=f"the {name}'s pool process")
+        [pool_pid] = children(worker_pid)
+        readings: list[int] = []
+
+        def settled() -> bool:
+            readings.append(process_memory_kib(pool_pid)["VmRSS"])
+            return len(readings) > 10 and len(set(readings[-8:])) == 1
+
+        wait_until(settled, timeout=60, interval=0.25, what="the pool process to settle")
+        return worker_pid, pool_pid, process_memory_kib(pool_pid)
+
     # --- load --------------------------------------------------------------------------
     def wrk(self, url: str, **options) -> dict:
         """wrk against `url` (absolute, or a path of the API); see wrk.run_wrk."""

@@ -39,6 +39,13 @@ PERIODIC_JOBS: list[PeriodicJob] = [
         task="reports.tasks.reports_sweep_task",
         every_seconds=60,
     ),
+    # Every 30 seconds: re-enqueue customer imports whose wake-up was lost, or whose worker died
+    # mid-file (its lease ran out): another worker goes on from the last committed batch.
+    PeriodicJob(
+        name="customers: sweep imports",
+        task="customers.tasks.customer_imports_sweep_task",
+        every_seconds=30,
+    ),
     # Daily at 03:40: delete report files older than REPORTS_RETENTION_DAYS.
     PeriodicJob(
         name="reports: prune old files",

@@ -166,10 +166,30 @@ REPORTS_SWEEP_GRACE = env.int("REPORTS_SWEEP_GRACE", default=60)
 # down are caught up (every sweep and tick looks), at most this many days back; 0: never.
 REPORTS_CATCHUP_DAYS = env.int("REPORTS_CATCHUP_DAYS", default=7)
 
+# --- Customer import ------------------------------------------------------------------
+# Uploaded files wait here until their import is done: the web process writes them, a worker
+# reads them, so both must see the same directory (a compose volume; the shared PVC in k8s).
+IMPORTS_DIR = env.path("IMPORTS_DIR", default=str(REPO_DIR / "var" / "imports"))
+# A larger file is refused before it is imported (413 naming the limit); nginx's
+# client_max_body_size for the import follows MAX_IMPORT_BYTES (nginx/templates).
+MAX_IMPORT_BYTES = env.int("MAX_IMPORT_BYTES", default=128 * 1024 * 1024)
+MAX_IMPORT_ROWS = env.int("MAX_IMPORT_ROWS", default=1_000_000)
+# Rows validated, upserted and committed together (with the import's progress).
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
+# A worker holds a running import for this long past its last committed batch; when it dies,
+# the sweeper gives the import to another worker once the lease is IMPORT_SWEEP_GRACE overdue.
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=60)
+IMPORT_SWEEP_GRACE = env.int("IMPORT_SWEEP_GRACE", default=30)
+# Attempts per import (a database outage, a worker killed again and again) before it fails.
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=5)
+
 # --- Request limits -------------------------------------------------------------------
 # Largest request body accepted by the API (a batch of 1000 robots is ~80 KB).
 MAX_BODY_SIZE = env.int("MAX_BODY_SIZE", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_SIZE
+# Paths whose bodies may be larger, with the setting that names their limit (uploads: their
+# files are streamed to disk, never held in memory).
+LARGE_BODY_PATHS = {"/api/v1/customers/import/": "MAX_IMPORT_BYTES"}
 
 # --- Security -------------------------------------------------------------------------
 # TLS is terminated in front of nginx; nginx forwards the original scheme.

@@ -11,7 +11,11 @@ for good once its attempts are used up. What this module holds:
 - `backoff_delay` and `backoff_delay_expression`: the one back-off formula, in Python and as
   a SQL expression for set-based updates (SMS messages), from the same constants;
 - `jobs_sweep`: re-enqueues pending rows whose wake-up was lost (broker outage, crashed worker);
-- `job_retry`: an admin gives a failed row a fresh set of attempts (core.admin.JobAdmin).
+- `job_retry`: an admin gives a failed row a fresh set of attempts (core.admin.JobAdmin);
+- `job_run_in_steps`: the same lifecycle for long work that commits its progress step by step
+  (imports): the row is `running` under a lease while a worker has it, each step commits on
+  its own, and after a crash the sweeper hands the row to another worker, which goes on from
+  the last committed step.
 
 Each app says only what doing the work means (notifications: send the e-mail; reports:
 build and store the workbook).
@@ -38,6 +42,8 @@ logger = logging.getLogger(__name__)
 # The states every job passes through; each job model's status choices hold both.
 PENDING = "pending"
 FAILED = "failed"
+# Only jobs run in steps (job_run_in_steps) show this state: a worker holds the job's lease.
+RUNNING = "running"
 
 # 2**30 times the base is beyond any cap: the exponent stops growing there (no float overflow).
 MAX_DOUBLINGS = 30
@@ -110,12 +116,18 @@ def backoff_interval_expression(attempts: Expression, *, base: float, cap: float
     )
 
 
+class PermanentJobError(Exception):
+    """Raised by a job's work when trying again cannot help (its input is gone or refused):
+    the job fails for good at once, whatever attempts it has left."""
+
+
 # --- one attempt ----------------------------------------------------------------------
-def job_claim(model: type[J], *, job_id: int, now: datetime) -> J | None:
-    """The job, locked, if it is pending and due and no other transaction holds it; else None."""
+def job_claim(model: type[J], *, job_id: int, now: datetime, statuses: Iterable[str] = (PENDING,)) -> J | None:
+    """The job, locked, if its status is one of `statuses` (pending unless told), it is due and
+    no other transaction holds it; else None."""
     return (
         model.objects.select_for_update(skip_locked=True)
-        .filter(pk=job_id, status=PENDING, next_attempt_at__lte=now)
+        .filter(pk=job_id, status__in=list(statuses), next_attempt_at__lte=now)
         .first()
     )
 
@@ -168,6 +180,91 @@ def job_run(
         return None
 
 
+# --- long work, committed step by step ------------------------------------------------------
+def job_run_in_steps(
+    model: type[J],
+    *,
+    job_id: int,
+    policy: RetryPolicy,
+    lease_seconds: float,
+    steps: Callable[[J], Iterable[Callable[[J], Iterable[str]]]],
+    finish: Callable[[J], Iterable[str]] | None = None,
+    on_final_failure: Callable[[J], Iterable[str]] | None = None,
+    clock: Callable[[], datetime] = timezone.now,
+) -> float | None:
+    """Does a long job whose progress commits step by step; returns the seconds until its
+    retry, or None (done, failed for good, not due, or in another worker's hands).
+
+    The claim turns the job `running` and counts the attempt; `next_attempt_at` is then the
+    end of this worker's lease (`lease_seconds`), moved on by every step. `steps(job)`
+    yields callables, each doing one step on the job row (locked again, in a transaction of
+    its own that also records the step's fields, whose names it returns), so a crash loses
+    at most the step it was in. `steps` reads where to go on from the job's own progress
+    fields. Once the lease has run out (the worker died, or is stuck) the job is claimable
+    again, and the sweeper (`jobs_sweep(..., statuses=(PENDING, RUNNING))`) wakes a worker for
+    it; the attempt count is the fence: a worker whose job was taken over stops at its next
+    step without writing.
+
+    `finish(job)` sets the job's result fields in the last transaction (status DONE). A step
+    or `steps` raising fails the attempt (retried after the back-off, the job `pending` again
+    with its progress kept); PermanentJobError fails the job for good at once.
+    """
+    label = model._meta.model_name
+    with transaction.atomic():
+        job = job_claim(model, job_id=job_id, now=clock(), statuses=(PENDING, RUNNING))
+        if job is None:
+            return None
+        job.attempts += 1
+        job.status = RUNNING
+        job.next_attempt_at = clock() + timedelta(seconds=lease_seconds)
+        job.save(update_fields=["attempts", "status", "next_attempt_at", "updated_at"])
+    fence = job.attempts
+
+    def locked_if_ours() -> J | None:
+        current = model.objects.select_for_update().get(pk=job_id)
+        if current.status != RUNNING or current.attempts != fence:
+            logger.warning("%s %s was taken over by another attempt; attempt %s stops", label, job_id, fence)
+            return None
+        return current
+
+    try:
+        for step in steps(job):
+            with transaction.atomic():
+                current = locked_if_ours()
+                if current is None:
+                    return None
+                changed = list(step(current))
+                current.next_attempt_at = clock() + timedelta(seconds=lease_seconds)
+                current.save(update_fields=[*changed, "next_attempt_at", "updated_at"])
+        with transaction.atomic():
+            current = locked_if_ours()
+            if current is None:
+                return None
+            changed = list(finish(current)) if finish else []
+            current.status = model.DONE
+            current.last_error = ""
+            current.save(update_fields=[*changed, "status", "last_error", "updated_at"])
+            return None
+    except Exception as exc:  # the step's own transaction rolled back; record the failure
+        with transaction.atomic():
+            current = locked_if_ours()
+            if current is None:
+                return None
+            current.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX_LENGTH]
+            if isinstance(exc, PermanentJobError) or current.attempts >= policy.max_attempts:
+                current.status = FAILED
+                extra = list(on_final_failure(current)) if on_final_failure else []
+                current.save(update_fields=["last_error", "status", *extra, "updated_at"])
+                logger.error("%s %s failed for good after %s attempts: %s", label, job_id, current.attempts, exc)
+                return None
+            delay = backoff_delay(current.attempts, base=policy.base, cap=policy.cap)
+            current.status = PENDING
+            current.next_attempt_at = clock() + timedelta(seconds=delay)
+            current.save(update_fields=["last_error", "status", "next_attempt_at", "updated_at"])
+            logger.warning("%s %s attempt %s failed (%s); retry in %.0fs", label, job_id, current.attempts, exc, delay)
+            return delay
+
+
 # --- lost wake-ups and second chances ----------------------------------------------------
 def jobs_sweep(
     model: type[Job],
@@ -176,12 +273,14 @@ def jobs_sweep(
     enqueue: Callable[[int], object],
     limit: int,
     now: datetime | None = None,
+    statuses: Iterable[str] = (PENDING,),
 ) -> list[int]:
-    """Re-enqueues (at once) up to `limit` pending jobs overdue by more than `grace_seconds`:
-    their wake-up was lost (a broker outage, a crashed worker). Returns their ids."""
+    """Re-enqueues (at once) up to `limit` jobs in `statuses` (pending unless told) overdue by
+    more than `grace_seconds`: their wake-up was lost (a broker outage, a crashed worker); for
+    a `running` job, its worker's lease ran out. Returns their ids."""
     overdue_before = (now or timezone.now()) - timedelta(seconds=grace_seconds)
     ids = list(
-        model.objects.filter(status=PENDING, next_attempt_at__lte=overdue_before)
+        model.objects.filter(status__in=list(statuses), next_attempt_at__lte=overdue_before)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over MAX_BODY_SIZE with a 413 before anything reads them.
+    """Refuses bodies over MAX_BODY_SIZE (or the limit LARGE_BODY_PATHS names for the path)
+    with a 413 before anything reads them.
 
     Django enforces DATA_UPLOAD_MAX_MEMORY_SIZE only when `request.body` is read, while DRF
     parses from the stream, so the declared length is checked here for every request.
@@ -21,11 +22,13 @@ class BodySizeLimitMiddleware:
             return JsonResponse(
                 {"code": "invalid_content_length", "detail": "Content-Length must be a whole number."}, status=400
             )
-        if length > settings.MAX_BODY_SIZE:
+        limit_name = getattr(settings, "LARGE_BODY_PATHS", {}).get(request.path, "MAX_BODY_SIZE")
+        limit = getattr(settings, limit_name)
+        if length > limit:
             return JsonResponse(
                 {
                     "code": "request_too_large",
-                    "detail": f"The request body is {length} bytes; at most {settings.MAX_BODY_SIZE} are accepted.",
+                    "detail": f"The request body is {length} bytes; at most {limit} are accepted ({limit_name}).",
                 },
                 status=413,
             )

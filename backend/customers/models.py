@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from core import jobs
 from core.phones import PHONE_FORMAT, PHONE_PATTERN, validate_phone_stored_form
 from customers.timezones import validate_timezone
 
@@ -67,3 +68,78 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.email or self.phone_number or f"customer #{self.pk}"
+
+
+class CustomerImportStatus(models.TextChoices):
+    PENDING = jobs.PENDING, "Pending"
+    RUNNING = jobs.RUNNING, "Running"
+    DONE = "done", "Done"
+    FAILED = jobs.FAILED, "Failed"
+
+
+class CustomerImportFormat(models.TextChoices):
+    CSV = "csv", "CSV (UTF-8, header row)"
+    XLSX = "xlsx", "XLSX (first sheet, header row)"
+
+
+class CustomerImport(jobs.Job):
+    """One upload of a customer file (CSV or XLSX), imported in batches (a job run in steps,
+    core.jobs.job_run_in_steps).
+
+    The file waits under IMPORTS_DIR (shared by the web and worker processes); each batch
+    commits its customers together with the counters below, so `processed` is also where a
+    worker that takes over after a crash goes on from.
+    """
+
+    DONE = CustomerImportStatus.DONE
+
+    status = models.CharField(max_length=10, choices=CustomerImportStatus.choices, default=CustomerImportStatus.PENDING)
+    file_name = models.CharField(max_length=255, help_text="The uploaded file's own name.")
+    file_path = models.CharField(max_length=100, help_text="Relative to IMPORTS_DIR; emptied once the import is done.")
+    file_format = models.CharField(max_length=4, choices=CustomerImportFormat.choices)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Data rows in the file (an XLSX's is its sheet's size until done)."
+    )
+    processed = models.PositiveIntegerField(default=0, help_text="Data rows read and committed so far.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0, help_text="Rows that changed an existing customer.")
+    unchanged = models.PositiveIntegerField(default=0, help_text="Rows equal to the customer already stored.")
+    failed = models.PositiveIntegerField(default=0, help_text="Rows refused (see errors).")
+    errors = models.JSONField(default=list, blank=True, help_text="[{row, field, reason}], the first ones only.")
+    errors_truncated = models.BooleanField(default=False, help_text="More rows failed than `errors` keeps.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=[CustomerImportStatus.PENDING, CustomerImportStatus.RUNNING]),
+                name="customerimport_unfinished_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer import #{self.pk} ({self.file_name}, {self.status})"
+
+
+class CustomerImportKey(models.Model):
+    """A phone or e-mail already imported by an earlier row of the same file: a later row
+    with it is refused as a duplicate, even many batches on (kept in PostgreSQL, not in the
+    worker's memory, and committed with its batch so a resumed import sees the same)."""
+
+    customer_import = models.ForeignKey(CustomerImport, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=260, help_text="'phone:7XXXXXXXXXX' or 'email:' + lower-case address.")
+    row = models.PositiveIntegerField(help_text="The row that used it first.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer_import", "key"], name="customerimportkey_once_per_import"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} (row {self.row})"

@@ -1,4 +1,4 @@
-"""Customer reads: the directory (filtered by customers.filters) and the recipients of a mailing."""
+"""Customer reads: the directory (filtered by customers.filters), the recipients of a mailing, the imports."""
 
 from collections.abc import Mapping
 
@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from core.filters import filterset_apply
 from customers.filters import CustomerFilter
-from customers.models import Customer
+from customers.models import Customer, CustomerImport
 
 
 def customer_list(*, filters: Mapping | None = None) -> QuerySet[Customer]:
@@ -28,3 +28,8 @@ def mailing_recipients(*, operator_code: str = "", tag: str = "") -> QuerySet:
     if tag:
         queryset = queryset.filter(tag=tag)
     return queryset.order_by().values_list("pk", "phone_number", "timezone")
+
+
+def customer_import_list() -> QuerySet[CustomerImport]:
+    """Customer imports, newest first, with who asked for them."""
+    return CustomerImport.objects.select_related("requested_by").order_by("-created_at", "-id")

@@ -1,15 +1,33 @@
-"""Customer writes."""
+"""Customer writes: the directory (one validator, customer_build) and its import from files."""
 
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from functools import partial
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Value
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError, Q, Value
 from django.db.models.functions import Lower
+from django.utils import timezone
 
+from core import jobs
 from core.constraints import constraint_violation
-from core.exceptions import Conflict
+from core.exceptions import ApplicationError, Conflict
+from core.guards import forbidden_character, forbidden_character_message, smtp_address_problem
 from core.phones import phone_normalize
-from customers.models import Customer
+from core.queue import enqueue_on_commit
+from customers.import_files import ImportFileError, Row, file_format_detect, import_file_rows, import_file_size_rows
+from customers.models import Customer, CustomerImport, CustomerImportKey
+from customers.tasks import customer_import_run_task
 from customers.timezones import timezone_normalize
+
+logger = logging.getLogger(__name__)
 
 _UNSET = object()
 
@@ -48,6 +66,17 @@ def _phone(value: str | None, errors: dict[str, list]) -> str | None:
         return None
 
 
+def _email(value: str | None, errors: dict[str, list]) -> str | None:
+    """A customer's e-mail as stored, None for none; one a mail server would refuse (RFC 5321
+    limits) goes into `errors`. Django's own validator runs in full_clean."""
+    email = (value or "").strip() or None
+    if email is not None:
+        problem = smtp_address_problem(email)
+        if problem:
+            errors["email"] = [ValidationError(problem, code="invalid_email")]
+    return email
+
+
 def _timezone(value: str, errors: dict[str, list]) -> str | None:
     try:
         return timezone_normalize(value)
@@ -72,8 +101,9 @@ def _check_unique(customer: Customer) -> None:
         raise Conflict("A customer with these details already exists.", code="duplicate", fields=fields)
 
 
-def _save(customer: Customer, errors: dict[str, list]) -> Customer:
-    """Checks the customer (every problem at once, with those its input already had), then saves it."""
+def _check(customer: Customer, errors: dict[str, list]) -> None:
+    """Raises ValidationError naming every refused field of an unsaved customer (with the
+    problems its input already had); uniqueness is not checked here."""
     if customer.email is None and customer.phone_number is None and "phone_number" not in errors:
         errors["non_field_errors"] = [ValidationError("Give at least one of email and phone_number.")]
     try:
@@ -82,6 +112,16 @@ def _save(customer: Customer, errors: dict[str, list]) -> Customer:
         errors = {**exc.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
+
+
+def _save(customer: Customer, errors: dict[str, list]) -> Customer:
+    """Checks the customer (every problem at once, with those its input already had), then saves it."""
+    _check(customer, errors)
+    return _store(customer)
+
+
+def _store(customer: Customer) -> Customer:
+    """Saves a checked customer; an e-mail or phone in use is a Conflict naming the field."""
     _check_unique(customer)
     try:
         with transaction.atomic():
@@ -99,7 +139,7 @@ def _save(customer: Customer, errors: dict[str, list]) -> Customer:
     return customer
 
 
-def customer_create(
+def customer_build(
     *,
     email: str | None = None,
     phone_number: str | None = None,
@@ -107,18 +147,27 @@ def customer_create(
     tag: str = "",
     timezone: str | None = None,
 ) -> Customer:
-    """A new customer; the operator code defaults to digits 2-4 of the phone. Raises
-    ValidationError naming every refused field, Conflict for an e-mail or phone in use."""
+    """An unsaved customer from the values a client wrote, checked by every rule of the
+    directory but uniqueness: the one validator of the API and of file imports. The phone is
+    normalised (7XXXXXXXXXX), the operator code defaults to digits 2-4 of the phone, the time
+    zone to TIME_ZONE. Raises ValidationError naming every refused field."""
     errors: dict[str, list] = {}
     customer = Customer(
-        email=(email or "").strip() or None,
+        email=_email(email, errors),
         phone_number=_phone(phone_number, errors),
         tag=(tag or "").strip(),
     )
     customer.operator_code = operator_code if operator_code else _operator_code_of(customer.phone_number)
     if timezone is not None:
         customer.timezone = _timezone(timezone, errors) or customer.timezone
-    return _save(customer, errors)
+    _check(customer, errors)
+    return customer
+
+
+def customer_create(**values: str | None) -> Customer:
+    """A new customer from customer_build's keyword values (its rules). Raises ValidationError
+    naming every refused field, Conflict for an e-mail or phone in use."""
+    return _store(customer_build(**values))
 
 
 def customer_update(
@@ -134,7 +183,7 @@ def customer_update(
     was set by hand (differs from the old phone's) or is given in the same update."""
     errors: dict[str, list] = {}
     if email is not _UNSET:
-        customer.email = (email or "").strip() or None
+        customer.email = _email(email, errors)
     if phone_number is not _UNSET:
         old_default = _operator_code_of(customer.phone_number)
         customer.phone_number = _phone(phone_number, errors)
@@ -156,3 +205,409 @@ def customer_delete(*, customer: Customer) -> None:
             customer.delete()
     except ProtectedError as exc:
         raise Conflict("This customer has orders and cannot be deleted.", code="customer_in_use") from exc
+
+
+# --- file imports (DESIGN.md §4: POST /api/v1/customers/import/) ------------------------
+# Only the first rows' problems are kept on the import (the count covers all of them).
+IMPORT_ERRORS_KEPT = 1000
+IMPORT_RETRY_BASE = 30
+IMPORT_RETRY_MAX_DELAY = 600
+IMPORT_SWEEP_LIMIT = 100
+# A cell starting with "=" is a spreadsheet formula (CSV injection when exported again): refused.
+FORMULA_PREFIX = "="
+CUSTOMER_FIELDS = ("email", "phone_number", "operator_code", "tag", "timezone")
+
+
+def imports_path(customer_import: CustomerImport) -> Path:
+    return Path(settings.IMPORTS_DIR) / customer_import.file_path
+
+
+def _too_large(detail: str) -> ApplicationError:
+    return ApplicationError(detail, code="request_too_large", status_code=413, fields={"file": [detail]})
+
+
+def customer_import_create(*, upload: UploadedFile, requested_by=None) -> CustomerImport:
+    """Stores an uploaded CSV or XLSX under IMPORTS_DIR, checks it as a whole and records the
+    import (pending), whose task is enqueued after the commit.
+
+    Raises ApplicationError naming the field `file`: 413 for a file over MAX_IMPORT_BYTES or
+    with more than MAX_IMPORT_ROWS data rows; 400 for a file that is not CSV (UTF-8) or XLSX,
+    or whose first row is not a header of known columns. Rows are checked by the import.
+    """
+    if upload.size > settings.MAX_IMPORT_BYTES:
+        raise _too_large(f"The file is {upload.size} bytes; MAX_IMPORT_BYTES allows {settings.MAX_IMPORT_BYTES}.")
+    directory = Path(settings.IMPORTS_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = uuid.uuid4().hex
+    temporary = directory / f"{name}.part"
+    try:
+        with open(temporary, "wb") as handle:
+            for chunk in upload.chunks():  # Django spooled a large upload to disk: chunks, not the whole
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            file_format = file_format_detect(temporary)
+            rows = import_file_size_rows(temporary, file_format, limit=settings.MAX_IMPORT_ROWS)
+        except ImportFileError as exc:
+            raise ApplicationError(
+                "The file was refused; see `fields`.", code="invalid_file", fields={"file": [str(exc)]}
+            ) from None
+        if rows > settings.MAX_IMPORT_ROWS:
+            raise _too_large(f"The file holds more than MAX_IMPORT_ROWS = {settings.MAX_IMPORT_ROWS} data rows.")
+        final = f"{name}.{file_format}"
+        os.replace(temporary, directory / final)
+    finally:
+        temporary.unlink(missing_ok=True)
+    customer_import = CustomerImport.objects.create(
+        file_name=(upload.name or "")[:255],
+        file_path=final,
+        file_format=file_format,
+        size=upload.size,
+        requested_by=requested_by,
+        total=rows,
+    )
+    enqueue_on_commit(customer_import_run_task, customer_import.pk)
+    logger.info(
+        "customer import %s: %s (%s, %s bytes, %s rows) queued",
+        customer_import.pk,
+        final,
+        file_format,
+        upload.size,
+        rows,
+    )
+    return customer_import
+
+
+def customer_import_retry_policy() -> jobs.RetryPolicy:
+    return jobs.RetryPolicy(
+        max_attempts=settings.IMPORT_MAX_ATTEMPTS,
+        base=IMPORT_RETRY_BASE,
+        cap=IMPORT_RETRY_MAX_DELAY,
+        sweep_grace=settings.IMPORT_SWEEP_GRACE,
+    )
+
+
+def customer_import_run(*, import_id: int) -> float | None:
+    """Imports one pending (or abandoned running) import, batch by batch, from where its last
+    committed batch ended; returns the seconds until a retry, if one is due (core.jobs)."""
+    return jobs.job_run_in_steps(
+        CustomerImport,
+        job_id=import_id,
+        policy=customer_import_retry_policy(),
+        lease_seconds=settings.IMPORT_LEASE_SECONDS,
+        steps=_import_steps,
+        finish=_import_finish,
+        on_final_failure=_import_failed,
+    )
+
+
+def customer_import_retry(*, customer_import: CustomerImport) -> bool:
+    """An admin gives a failed import a fresh set of attempts; it goes on after its last batch."""
+    return jobs.job_retry(
+        CustomerImport, job_id=customer_import.pk, task=customer_import_run_task, reset={"finished_at": None}
+    )
+
+
+def customer_imports_sweep(*, grace_seconds: float | None = None) -> int:
+    """Re-enqueues imports whose wake-up was lost or whose worker died (its lease ran out more
+    than IMPORT_SWEEP_GRACE ago); returns how many."""
+    grace = customer_import_retry_policy().sweep_grace if grace_seconds is None else grace_seconds
+    return len(
+        jobs.jobs_sweep(
+            CustomerImport,
+            grace_seconds=grace,
+            enqueue=customer_import_run_task.delay,
+            limit=IMPORT_SWEEP_LIMIT,
+            statuses=(jobs.PENDING, jobs.RUNNING),
+        )
+    )
+
+
+def _import_steps(customer_import: CustomerImport) -> Iterator[Callable[[CustomerImport], list[str]]]:
+    """One step per batch of rows after the `processed` ones, read lazily from the file."""
+    path = imports_path(customer_import)
+    if not customer_import.file_path or not path.is_file():
+        raise jobs.PermanentJobError(f"The uploaded file {customer_import.file_path!r} is gone from IMPORTS_DIR.")
+    limit = settings.MAX_IMPORT_ROWS
+    read = customer_import.processed
+    rows = import_file_rows(path, customer_import.file_format)
+    try:
+        batch: list[Row] = []
+        for row in islice(rows, customer_import.processed, None):
+            read += 1
+            if read > limit:
+                raise jobs.PermanentJobError(f"The file holds more than MAX_IMPORT_ROWS = {limit} data rows.")
+            batch.append(row)
+            if len(batch) >= settings.IMPORT_BATCH_SIZE:
+                yield partial(_import_batch, rows=batch)
+                batch = []
+        if batch:
+            yield partial(_import_batch, rows=batch)
+    except ImportFileError as exc:
+        raise jobs.PermanentJobError(str(exc)) from None
+    finally:
+        rows.close()
+
+
+def _import_finish(customer_import: CustomerImport) -> list[str]:
+    path = imports_path(customer_import)
+    customer_import.total = customer_import.processed
+    customer_import.finished_at = timezone.now()
+    customer_import.file_path = ""
+    # Once the import is recorded done, the file is of no more use (a failed one keeps it for a retry).
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    logger.info(
+        "customer import %s done: %s rows, %s created, %s updated, %s unchanged, %s failed",
+        customer_import.pk,
+        customer_import.processed,
+        customer_import.created,
+        customer_import.updated,
+        customer_import.unchanged,
+        customer_import.failed,
+    )
+    return ["total", "finished_at", "file_path"]
+
+
+def _import_failed(customer_import: CustomerImport) -> list[str]:
+    customer_import.finished_at = timezone.now()
+    return ["finished_at"]
+
+
+class _RowErrors:
+    """The problems of a batch's rows: (row, field, reason), and which rows failed."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+        self.rows: set[int] = set()
+
+    def add(self, row: int, field: str, reason: str) -> None:
+        self.items.append({"row": row, "field": field, "reason": reason})
+        self.rows.add(row)
+
+
+def _row_problems(row: Row, errors: _RowErrors) -> bool:
+    """Records what the file itself got wrong in a row (values beyond the header's columns,
+    formulas, control characters); True when there was something."""
+    found = False
+    if row.extra_cells:
+        errors.add(row.number, "non_field_errors", f"{row.extra_cells} cell(s) lie beyond the header's columns.")
+        found = True
+    for field, value in row.values.items():
+        if value.startswith(FORMULA_PREFIX):
+            errors.add(row.number, field, "Formulas are not accepted; give the value itself.")
+            found = True
+            continue
+        character = forbidden_character(value)
+        if character is not None:
+            errors.add(row.number, field, forbidden_character_message(character))
+            found = True
+    return found
+
+
+def _validated(rows: list[Row], errors: _RowErrors) -> list[tuple[Row, Customer]]:
+    """The rows the customers API would accept, as unsaved customers (customer_build)."""
+    valid = []
+    for row in rows:
+        if _row_problems(row, errors):
+            continue
+        values = row.values
+        try:
+            customer = customer_build(
+                email=values.get("email") or None,
+                phone_number=values.get("phone_number") or None,
+                operator_code=values.get("operator_code") or None,
+                tag=values.get("tag", ""),
+                timezone=values.get("timezone") or None,
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    errors.add(row.number, field, message)
+            continue
+        valid.append((row, customer))
+    return valid
+
+
+def _email_keys(emails: list[str]) -> dict[str, str]:
+    """Each e-mail's key as the unique index compares them: PostgreSQL's lower()."""
+    if not emails:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT e, lower(e) FROM unnest(%s::text[]) AS e", [emails])
+        return dict(cursor.fetchall())
+
+
+def _keys_of(customer: Customer, email_keys: dict[str, str]) -> list[tuple[str, str]]:
+    keys = []
+    if customer.phone_number:
+        keys.append(("phone_number", f"phone:{customer.phone_number}"))
+    if customer.email:
+        keys.append(("email", f"email:{email_keys[customer.email]}"))
+    return keys
+
+
+def _first_in_file(
+    customer_import: CustomerImport,
+    valid: list[tuple[Row, Customer]],
+    email_keys: dict[str, str],
+    errors: _RowErrors,
+) -> list[tuple[Row, Customer]]:
+    """The rows whose phone and e-mail no earlier row of the file used: a later row with the
+    same phone or e-mail is refused, naming the first (so importing a file twice gives the
+    same result). The keys are kept per import in PostgreSQL, committed with the batch."""
+    first: dict[str, int] = {}
+    kept = []
+    for row, customer in valid:
+        duplicate = [(field, first[key]) for field, key in _keys_of(customer, email_keys) if key in first]
+        for field, earlier in duplicate:
+            errors.add(row.number, field, f"Row {earlier} of this file has the same {field}; the first one counts.")
+        if duplicate:
+            continue
+        for _field, key in _keys_of(customer, email_keys):
+            first[key] = row.number
+        kept.append((row, customer))
+    if not first:
+        return kept
+    # Names from the model, every value a parameter.
+    quote = connection.ops.quote_name
+    meta = CustomerImportKey._meta
+    import_column, key_column, row_column = (
+        quote(meta.get_field(name).column) for name in ("customer_import", "key", "row")
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({import_column}, {key_column}, {row_column}) "  # noqa: S608
+        "SELECT %s, k, r FROM unnest(%s::text[], %s::int[]) AS t(k, r) "
+        f"ON CONFLICT ({import_column}, {key_column}) DO NOTHING RETURNING {key_column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer_import.pk, list(first), list(first.values())])
+        new = {key for (key,) in cursor.fetchall()}
+    earlier_rows = dict(
+        CustomerImportKey.objects.filter(customer_import=customer_import, key__in=set(first) - new).values_list(
+            "key", "row"
+        )
+    )
+    if not earlier_rows:
+        return kept
+    unique = []
+    for row, customer in kept:
+        duplicate = [(field, earlier_rows[key]) for field, key in _keys_of(customer, email_keys) if key in earlier_rows]
+        for field, earlier in duplicate:
+            errors.add(row.number, field, f"Row {earlier} of this file has the same {field}; the first one counts.")
+        if not duplicate:
+            unique.append((row, customer))
+    return unique
+
+
+def _merged(stored: Customer, row: Row, built: Customer) -> bool:
+    """Puts the row's non-empty cells onto the stored customer (an empty cell keeps the stored
+    value); True when a value actually changed."""
+    given = {field for field in CUSTOMER_FIELDS if row.values.get(field)}
+    before = [getattr(stored, field) for field in CUSTOMER_FIELDS]
+    old_default = _operator_code_of(stored.phone_number)
+    for field in given:
+        setattr(stored, field, getattr(built, field))
+    if "operator_code" not in given and "phone_number" in given and stored.operator_code in ("", old_default):
+        stored.operator_code = _operator_code_of(stored.phone_number)  # as customer_update does
+    return [getattr(stored, field) for field in CUSTOMER_FIELDS] != before
+
+
+def _import_batch(customer_import: CustomerImport, *, rows: list[Row]) -> list[str]:
+    """Validates, matches and writes one batch: customers found by phone, then by e-mail, are
+    updated where a value changed, the others created, in a few set-based statements.
+    Records the batch's counts and row errors on the (locked) import; returns its fields."""
+    errors = _RowErrors()
+    valid = _validated(rows, errors)
+    email_keys = _email_keys([customer.email for _row, customer in valid if customer.email])
+    valid = _first_in_file(customer_import, valid, email_keys, errors)
+    phones = [customer.phone_number for _row, customer in valid if customer.phone_number]
+    existing = list(
+        Customer.objects.select_for_update()
+        .annotate(email_key=Lower("email"))
+        .filter(Q(phone_number__in=phones) | Q(email_key__in=list(email_keys.values())))
+    )
+    by_phone = {customer.phone_number: customer for customer in existing if customer.phone_number}
+    by_email = {customer.email_key: customer for customer in existing if customer.email}
+    now = timezone.now()
+    creates: list[tuple[Row, Customer]] = []
+    updates: list[tuple[Row, Customer]] = []
+    targeted: dict[int, int] = {}
+    unchanged = 0
+    for row, built in valid:
+        key = email_keys.get(built.email) if built.email else None
+        by_this_phone = by_phone.get(built.phone_number) if built.phone_number else None
+        by_this_email = by_email.get(key) if key else None
+        stored = by_this_phone or by_this_email
+        if by_this_phone and by_this_email and by_this_phone.pk != by_this_email.pk:
+            errors.add(row.number, "email", "Another customer (with another phone number) has this e-mail.")
+            continue
+        if stored is None:
+            built.created_at = built.updated_at = now
+            creates.append((row, built))
+            continue
+        if stored.phone_number and built.phone_number and stored.phone_number != built.phone_number:
+            errors.add(row.number, "email", "A customer with another phone number has this e-mail.")
+            continue
+        if stored.pk in targeted:
+            earlier = targeted[stored.pk]
+            errors.add(row.number, "non_field_errors", f"Row {earlier} of this file names the same customer.")
+            continue
+        targeted[stored.pk] = row.number
+        if _merged(stored, row, built):
+            stored.updated_at = now
+            updates.append((row, stored))
+        else:
+            unchanged += 1
+    created, updated = _customers_write(creates, updates, errors)
+    customer_import.processed += len(rows)
+    customer_import.created += created
+    customer_import.updated += updated
+    customer_import.unchanged += unchanged
+    customer_import.failed += len(errors.rows)
+    room = IMPORT_ERRORS_KEPT - len(customer_import.errors)
+    if errors.items and room > 0:
+        customer_import.errors = [*customer_import.errors, *errors.items[:room]]
+    if len(errors.items) > max(room, 0):
+        customer_import.errors_truncated = True
+    return ["processed", "created", "updated", "unchanged", "failed", "errors", "errors_truncated"]
+
+
+def _customers_write(
+    creates: list[tuple[Row, Customer]], updates: list[tuple[Row, Customer]], errors: _RowErrors
+) -> tuple[int, int]:
+    """Writes a batch's new and changed customers in two statements; when the database refuses
+    one of them (a concurrent write took an e-mail, two rows swapped one), row by row in
+    savepoints instead, so only the refused rows fail. Returns (created, updated)."""
+    fields = [*CUSTOMER_FIELDS, "updated_at"]
+    try:
+        with transaction.atomic():
+            if creates:
+                # ON CONFLICT on the phone: a customer the API added since the lookup is updated, not a failure.
+                Customer.objects.bulk_create(
+                    [customer for _row, customer in creates],
+                    update_conflicts=True,
+                    unique_fields=["phone_number"],
+                    update_fields=[field for field in fields if field != "phone_number"],
+                )
+            if updates:
+                Customer.objects.bulk_update([customer for _row, customer in updates], fields)
+        return len(creates), len(updates)
+    except IntegrityError:
+        pass
+    written = {"created": 0, "updated": 0}
+    for kind, pairs in (("created", creates), ("updated", updates)):
+        for row, customer in pairs:
+            try:
+                with transaction.atomic():
+                    if kind == "created":
+                        customer.pk = None
+                        customer.save(force_insert=True)
+                    else:
+                        customer.save(update_fields=fields)
+            except IntegrityError as exc:
+                violation = constraint_violation(exc)
+                errors.add(row.number, violation.field or "non_field_errors", "Another customer has this value.")
+                continue
+            written[kind] += 1
+    return written["created"], written["updated"]

@@ -21,7 +21,12 @@ def _iana_names() -> frozenset[str]:
 
 def timezone_normalize(value: str) -> str:
     """The stored form of a time zone: an IANA name as given, or `UTC±HH:MM`; raises ValidationError."""
-    value = (value or "").strip()
+    return _timezone_normalized((value or "").strip())
+
+
+# A file import checks the same few zones on every row (and the model's validator once more).
+@lru_cache(maxsize=1024)
+def _timezone_normalized(value: str) -> str:
     if value in _iana_names():
         return value
     match = _OFFSET.match(value)

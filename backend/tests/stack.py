@@ -130,6 +130,8 @@ class Stack:
             NGINX_STATIC_ROOT=str(self.static_root),
             NGINX_REPORTS_ROOT=str(self.reports_dir),
             NGINX_MAX_BODY_SIZE="4m",
+            IMPORTS_DIR=str(self.work_dir / "imports"),
+            MAX_IMPORT_BYTES=str(settings.MAX_IMPORT_BYTES),  # the app's and nginx's import limit
         )
         env.update(self.extra_env)
         return env

@@ -38,6 +38,7 @@ CATALOG_CONFLICT = "robots/tests/test_catalog_and_reads_api.py::test_duplicates_
 CUT_TO_COLUMN = internal("registrations.services.registration_request_cleaned cuts every text to its column")
 PHONE_NORMALISER = "core/tests/test_phones.py::test_whatever_the_text_only_what_the_database_takes_comes_out"
 REPORT_JOB = internal("reports.services builds and records reports; counts and sizes are never negative")
+IMPORT_JOB = internal("customers.services records imports; counts and sizes only ever grow from 0")
 
 # constraint (by name; foreign keys as "table.column -> table") -> the check that comes first
 CHECKED_FIRST = {
@@ -92,6 +93,19 @@ CHECKED_FIRST = {
     "orders_order_robot_id_key": ALLOCATION,
     "orders_order.robot_id -> robots_robot": ALLOCATION,
     "orders_order.customer_id -> customers_customer": internal("found or created in the order's transaction"),
+    # customer imports
+    "customerimportkey_once_per_import": internal("customers.services inserts keys with ON CONFLICT DO NOTHING"),
+    "customers_customerimport.requested_by_id -> accounts_user": internal("the authenticated caller"),
+    "customers_customerimportkey.customer_import_id -> customers_customerimport": internal("the import running"),
+    "customers_customerimport_attempts_check": IMPORT_JOB,
+    "customers_customerimport_created_check": IMPORT_JOB,
+    "customers_customerimport_failed_check": IMPORT_JOB,
+    "customers_customerimport_processed_check": IMPORT_JOB,
+    "customers_customerimport_size_check": IMPORT_JOB,
+    "customers_customerimport_total_check": IMPORT_JOB,
+    "customers_customerimport_unchanged_check": IMPORT_JOB,
+    "customers_customerimport_updated_check": IMPORT_JOB,
+    "customers_customerimportkey_row_check": internal("a row number of the file, from 2"),
     # reports
     "report_period_not_empty": "reports/tests/test_apis.py::test_a_bad_period_is_a_400_naming_the_field",
     "report_one_nightly_per_period": internal("the nightly job looks its period up first"),
@@ -164,6 +178,11 @@ LENGTHS = {
     "reports_report.file_name": internal("reports.services.report_file_name: dated, under 60 characters"),
     "reports_report.file_path": internal("a directory per report id and its file name"),
     "reports_report.sha256": internal("a SHA-256 in hex"),
+    "customers_customerimport.status": internal("a CustomerImportStatus"),
+    "customers_customerimport.file_name": internal("customers.services cuts the uploaded name to 255 characters"),
+    "customers_customerimport.file_path": internal("a uuid and the format's suffix"),
+    "customers_customerimport.file_format": internal("a CustomerImportFormat"),
+    "customers_customerimportkey.key": internal("'phone:' + 11 digits or 'email:' + a checked address (254)"),
 }
 
 
