@@ -86,3 +86,34 @@ def test_russian_numbers_are_accepted_in_their_usual_forms(text, stored):
 )
 def test_invalid_numbers_and_other_countries_are_refused(text):
     assert normalised(text) is None
+
+
+def parsed_by_libphonenumber(text: str) -> str | None:
+    """What libphonenumber's own parser makes of `text` (the way every input went before the
+    usual shapes got a short cut)."""
+    import phonenumbers
+
+    from core.phones import COUNTRY_CODE, DEFAULT_REGION
+
+    try:
+        number = phonenumbers.parse(text.strip(), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    national = str(number.national_number)
+    if number.country_code != COUNTRY_CODE or len(national) != 10 or not phonenumbers.is_valid_number(number):
+        return None
+    return f"{COUNTRY_CODE}{national}"
+
+
+@given(
+    prefix=st.sampled_from(["", "+7", "7", "8", "+8", "+", "0", "77", "88", "+77"]),
+    digits=st.text(alphabet=string.digits, min_size=8, max_size=12),
+    separator=st.sampled_from(["", " ", "-", "."]),
+)
+@example(prefix="", digits="8123456789", separator="")
+@example(prefix="7", digits="7012345678", separator="")
+@example(prefix="8", digits="0123456789", separator="")
+def test_the_short_cut_for_the_usual_shapes_agrees_with_libphonenumbers_parser(prefix, digits, separator):
+    text = prefix + separator.join([digits[:3], digits[3:6], digits[6:]])
+
+    assert normalised(text) == parsed_by_libphonenumber(text)
