@@ -107,6 +107,24 @@ def test_the_list_filters_by_tag_and_operator_code(marketing, django_assert_max_
     assert [c["phone_number"] for c in response.json()["results"]] == ["79120000001"]
 
 
+def test_the_phone_and_email_filters_take_what_the_writes_take(marketing):
+    """A phone as people write it, and an e-mail in any case (as the unique constraint compares
+    it: PostgreSQL's lower(), under which the Kelvin sign is a k)."""
+    created = marketing.post(URL, {"phone_number": "79123456789", "email": "kk@ka.example.com"}, format="json")
+    assert created.status_code == 201, created.json()
+
+    def found(**query) -> list:
+        response = marketing.get(URL, query)
+        assert response.status_code == 200, response.json()
+        return [c["id"] for c in response.json()["results"]]
+
+    assert found(phone_number="+7 (912) 345-67-89") == [created.json()["id"]]
+    assert found(phone_number="8 912 345 67 89") == [created.json()["id"]]
+    assert found(email="KK@KA.EXAMPLE.COM") == [created.json()["id"]]
+    assert found(email="\u212ak@ka.example.com") == [created.json()["id"]]
+    assert marketing.get(URL, {"phone_number": "+1 555 0100"}).status_code == 400
+
+
 @pytest.mark.parametrize(("role", "write"), [("sales", 201), ("manager", 403), ("production_line", 403)])
 def test_roles(client_for_role, role, write):
     client = client_for_role(role)
