@@ -82,6 +82,9 @@ CHECKED_FIRST = {
     "mailing_error_threshold_is_a_percentage": (
         "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field"
     ),
+    "mailings_mailing_error_threshold_percent_check": (
+        "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field"
+    ),
     "message_once_per_mailing_and_customer": MESSAGES,
     "message_sent_has_sent_at": MESSAGES,
     "mailings_message_attempts_check": MESSAGES,
