@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
 from core.roles import Role
+from core.schema import ERROR_SCHEMA
 from core.viewsets import ServiceModelViewSet
 from mailings import selectors
 from mailings.filters import MailingFilter, MessageFilter
@@ -183,8 +184,9 @@ class MailingViewSet(ServiceModelViewSet):
 
 
 def _conflict(description: str, example: dict) -> OpenApiResponse:
+    """A documented 409 in the one error shape, with an example."""
     return OpenApiResponse(
-        inline_serializer("MailingConflict", {"code": serializers.CharField(), "detail": serializers.CharField()}),
+        ERROR_SCHEMA,
         description=description,
         examples=[OpenApiExample(example["code"], value=example, response_only=True, status_codes=["409"])],
     )
