@@ -192,6 +192,19 @@ def _conflict(description: str, example: dict) -> OpenApiResponse:
     )
 
 
+def _transition_schema(*, summary: str, after: dict, conflict: str, conflict_example: dict):
+    """The schema of a campaign control: no body; the mailing as it is `after`; its 409."""
+    return extend_schema_view(
+        post=extend_schema(
+            tags=["mailings"],
+            summary=summary,
+            request=None,
+            responses={200: MailingOutputSerializer, 409: _conflict(conflict, conflict_example)},
+            examples=[OpenApiExample(after["status"].title(), value={**MAILING_EXAMPLE, **after}, response_only=True)],
+        )
+    )
+
+
 class MailingTransitionApi(APIView):
     """A campaign control with no body: calls `service(mailing_id=...)`, answers the mailing."""
 
@@ -203,14 +216,11 @@ class MailingTransitionApi(APIView):
         return Response(MailingOutputSerializer(mailing).data)
 
 
-@extend_schema_view(
-    post=extend_schema(
-        tags=["mailings"],
-        summary="Cancel a mailing",
-        request=None,
-        responses={200: MailingOutputSerializer},
-        examples=[OpenApiExample("Cancelled", value={**MAILING_EXAMPLE, "status": "cancelled"}, response_only=True)],
-    )
+@_transition_schema(
+    summary="Cancel a mailing",
+    after={"status": "cancelled"},
+    conflict="The mailing has finished.",
+    conflict_example={"code": "mailing_closed", "detail": "This mailing has already finished."},
 )
 class MailingCancelApi(MailingTransitionApi):
     """Stops a scheduled, running or paused mailing; its pending messages become `cancelled`."""
@@ -218,29 +228,14 @@ class MailingCancelApi(MailingTransitionApi):
     service = staticmethod(mailing_cancel)
 
 
-@extend_schema_view(
-    post=extend_schema(
-        tags=["mailings"],
-        summary="Pause a mailing (a scheduled one does not start) until resumed; end_at still holds",
-        request=None,
-        responses={
-            200: MailingOutputSerializer,
-            409: _conflict(
-                "The mailing is paused, finished or cancelled already.",
-                {
-                    "code": "mailing_not_pausable",
-                    "detail": "This mailing is finished: only a scheduled or running mailing can be paused.",
-                },
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "Paused",
-                value={**MAILING_EXAMPLE, "status": "paused", "paused_reason": "Paused on request."},
-                response_only=True,
-            )
-        ],
-    )
+@_transition_schema(
+    summary="Pause a mailing (a scheduled one does not start) until resumed; end_at still holds",
+    after={"status": "paused", "paused_reason": "Paused on request."},
+    conflict="The mailing is paused, finished or cancelled already.",
+    conflict_example={
+        "code": "mailing_not_pausable",
+        "detail": "This mailing is finished: only a scheduled or running mailing can be paused.",
+    },
 )
 class MailingPauseApi(MailingTransitionApi):
     """Pauses a scheduled or running mailing: nothing more is sent until it is resumed; the
@@ -249,29 +244,14 @@ class MailingPauseApi(MailingTransitionApi):
     service = staticmethod(mailing_pause)
 
 
-@extend_schema_view(
-    post=extend_schema(
-        tags=["mailings"],
-        summary="Resume a paused mailing (its pause reason is cleared)",
-        request=None,
-        responses={
-            200: MailingOutputSerializer,
-            409: _conflict(
-                "The mailing is not paused.",
-                {
-                    "code": "mailing_not_paused",
-                    "detail": "This mailing is running: only a paused mailing can be resumed.",
-                },
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "Resumed",
-                value={**MAILING_EXAMPLE, "status": "running", "started_at": MAILING_EXAMPLE["start_at"]},
-                response_only=True,
-            )
-        ],
-    )
+@_transition_schema(
+    summary="Resume a paused mailing (its pause reason is cleared)",
+    after={"status": "running", "started_at": MAILING_EXAMPLE["start_at"]},
+    conflict="The mailing is not paused.",
+    conflict_example={
+        "code": "mailing_not_paused",
+        "detail": "This mailing is running: only a paused mailing can be resumed.",
+    },
 )
 class MailingResumeApi(MailingTransitionApi):
     """Resumes a paused mailing: running again (or scheduled, if it was paused before its start)."""

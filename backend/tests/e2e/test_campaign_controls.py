@@ -4,34 +4,18 @@ that is restarted, and our fake gateway on loopback. A paused mailing sends noth
 worker SIGKILL and a Redis restart; the fake gateway's own record of every call proves that
 no message id was ever accepted twice."""
 
-import shutil
 import signal
 import sys
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import requests
-from celery import Celery
 
-from tests.stack import BACKEND_DIR, PrivateRedis, deployed_stack, free_port, wait_until
+from tests.fake_gateway import FakeGatewayControl
+from tests.mailing_workers import mailing_stats, senders_idle, ticks_taken, wait_ticks
+from tests.stack import BACKEND_DIR, deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
-
-TICK = "mailings.tasks.mailings_tick_task"
-SENDER = "mailings.tasks.mailing_send_task"
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-campaign-"))
-    server = PrivateRedis(work_dir)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +38,12 @@ def campaign_stack(redis_server):
         "MAILING_ERROR_MIN_ANSWERS": "10",
     }
     with deployed_stack(redis_url=redis_server.url, redis_db=0, extra_env=extra_env) as stack:
-        stack.gateway_url = f"http://127.0.0.1:{gateway_port}"
         stack.start(
             "fake-gateway",
             [sys.executable, "-m", "devtools.fake_gateway", "--port", str(gateway_port), "--token", "campaign"],
         )
-        wait_until(lambda: requests.get(f"{stack.gateway_url}/health", timeout=1).ok, timeout=20, what="fake gateway")
+        stack.gateway = FakeGatewayControl(f"http://127.0.0.1:{gateway_port}")
+        stack.gateway.wait_ready()
         stack.start_web()
         stack.start_worker("mailing-worker", "mailing-worker")
         stack.start_beat()
@@ -68,29 +52,15 @@ def campaign_stack(redis_server):
 
 
 @pytest.fixture
-def gateway(campaign_stack):
+def gateway(campaign_stack) -> FakeGatewayControl:
     """The fake gateway's control API, faults off and records empty."""
-    url = campaign_stack.gateway_url
-    requests.post(f"{url}/_control/reset", timeout=5).raise_for_status()
+    campaign_stack.gateway.reset()
+    return campaign_stack.gateway
 
-    class Control:
-        @staticmethod
-        def faults(**changes):
-            requests.post(f"{url}/_control/faults", json=changes, timeout=5).raise_for_status()
 
-        @staticmethod
-        def attempts() -> dict[int, list[dict]]:
-            return {int(k): v for k, v in requests.get(f"{url}/_control/attempts", timeout=10).json().items()}
-
-        @staticmethod
-        def delivered_phones() -> set[int]:
-            return {d["phone"] for d in requests.get(f"{url}/_control/deliveries", timeout=10).json().values()}
-
-        @staticmethod
-        def calls() -> int:
-            return sum(len(calls) for calls in Control.attempts().values())
-
-    return Control
+def _calls(gateway: FakeGatewayControl) -> int:
+    """How many calls the gateway has received."""
+    return sum(len(calls) for calls in gateway.attempts().values())
 
 
 def _post(stack, path: str, body: dict | None = None, expect: int = 200) -> dict:
@@ -111,32 +81,9 @@ def _mailing(stack, **fields) -> dict:
     return _post(stack, "/api/v1/mailings/", body | fields, expect=201)
 
 
-def _stats(stack, mailing_id: int) -> dict:
-    response = stack.api.get(f"{stack.web_url}/api/v1/mailings/{mailing_id}/stats/", timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _inspect(stack):
-    return Celery(broker=stack.broker_url).control.inspect(timeout=2)
-
-
-def _ticks_taken(stack) -> int:
-    stats = _inspect(stack).stats() or {}
-    return sum(worker.get("total", {}).get(TICK, 0) for worker in stats.values())
-
-
-def _senders_idle(stack, mailing_id: int) -> bool:
-    """No sender of the mailing runs, waits on its countdown, or is taken up in the mailing worker."""
-    inspect = _inspect(stack)
-    answers = (inspect.active(), inspect.scheduled(), inspect.reserved())
-    tasks = [task.get("request", task) for answer in answers for listed in (answer or {}).values() for task in listed]
-    return not any(task.get("name") == SENDER and list(task.get("args") or []) == [mailing_id] for task in tasks)
-
-
 def _status(stack, mailing_id: int, status: str, timeout: float = 60) -> dict:
     return wait_until(
-        lambda: (stats := _stats(stack, mailing_id))["mailing"]["status"] == status and stats,
+        lambda: (stats := mailing_stats(stack, mailing_id))["mailing"]["status"] == status and stats,
         timeout=timeout,
         interval=0.3,
         what=f"mailing {mailing_id} to be {status}\n{stack.logs()}",
@@ -150,7 +97,7 @@ def _kill_the_worker_and_restart_redis(stack, redis_server) -> None:
     redis_server.stop()
     redis_server.start()
     stack.start_worker("mailing-worker", "mailing-worker")
-    wait_until(lambda: _ticks_taken(stack) >= 2, timeout=60, what=f"the new worker's ticks\n{stack.logs()}")
+    wait_until(lambda: ticks_taken(stack) >= 2, timeout=60, what=f"the new worker's ticks\n{stack.logs()}")
 
 
 def _accepted_once(attempts: dict[int, list[dict]]) -> Counter:
@@ -167,18 +114,17 @@ def test_a_paused_mailing_sends_nothing_through_a_worker_kill_and_a_redis_restar
     phones = _customers(campaign_stack, 80, prefix="931", tag="cc-pause")
     gateway.faults(latency_ms=200)
     mailing = _mailing(campaign_stack, filter_tag="cc-pause")
-    wait_until(lambda: gateway.calls() >= 10, timeout=30, what="the first chunk")
+    wait_until(lambda: _calls(gateway) >= 10, timeout=30, what="the first chunk")
 
     # when it is paused, the worker is SIGKILLed and Redis restarted, and beat's ticks go by
     # (more than MAILING_STALL_SECONDS: a running mailing would have been woken)
     paused = _post(campaign_stack, f"/api/v1/mailings/{mailing['id']}/pause/")
-    wait_until(lambda: _senders_idle(campaign_stack, mailing["id"]), timeout=30, what="the chunk in flight to end")
-    at_pause = _stats(campaign_stack, mailing["id"])
-    calls_at_pause = gateway.calls()
+    wait_until(lambda: senders_idle(campaign_stack, mailing["id"]), timeout=30, what="the chunk in flight to end")
+    at_pause = mailing_stats(campaign_stack, mailing["id"])
+    calls_at_pause = _calls(gateway)
     _kill_the_worker_and_restart_redis(campaign_stack, redis_server)
-    seen = _ticks_taken(campaign_stack)
-    wait_until(lambda: _ticks_taken(campaign_stack) >= seen + 4, timeout=60, what="four more ticks")
-    while_paused = _stats(campaign_stack, mailing["id"])
+    wait_ticks(campaign_stack, 4, timeout=60)
+    while_paused = mailing_stats(campaign_stack, mailing["id"])
 
     # then it stayed paused and the gateway heard nothing more; the chunk in flight was recorded
     assert (paused["status"], paused["paused_reason"]) == ("paused", "Paused on request.")
@@ -186,7 +132,7 @@ def test_a_paused_mailing_sends_nothing_through_a_worker_kill_and_a_redis_restar
     assert at_pause["counts"]["sent"] == calls_at_pause  # every call made was recorded
     assert while_paused["mailing"]["status"] == "paused"
     assert while_paused["counts"] == at_pause["counts"]
-    assert gateway.calls() == calls_at_pause
+    assert _calls(gateway) == calls_at_pause
 
     # and once resumed it sends the rest, each message accepted exactly once
     gateway.faults(latency_ms=0)
@@ -196,7 +142,7 @@ def test_a_paused_mailing_sends_nothing_through_a_worker_kill_and_a_redis_restar
     assert resumed["status"] == "running"
     assert stats["counts"]["sent"] == 80
     assert set(_accepted_once(attempts).values()) == {1} and len(attempts) == 80
-    assert gateway.delivered_phones() == phones
+    assert {d["phone"] for d in gateway.deliveries().values()} == phones
 
 
 def test_a_failing_mailing_pauses_itself_and_its_failures_are_resent_once_through_a_worker_kill(
@@ -220,7 +166,7 @@ def test_a_failing_mailing_pauses_itself_and_its_failures_are_resent_once_throug
     gateway.faults(reject_ratio=0.0)
     _kill_the_worker_and_restart_redis(campaign_stack, redis_server)
     resent = _post(campaign_stack, f"/api/v1/mailings/{mailing['id']}/resend-failed/")
-    before_resume = _stats(campaign_stack, mailing["id"])
+    before_resume = mailing_stats(campaign_stack, mailing["id"])
     resumed = _post(campaign_stack, f"/api/v1/mailings/{mailing['id']}/resume/")
     stats = _status(campaign_stack, mailing["id"], "finished")
     again = campaign_stack.api.post(
