@@ -92,12 +92,21 @@ def _status(stack, mailing_id: int, status: str, timeout: float = 60) -> dict:
 
 def _kill_the_worker_and_restart_redis(stack, redis_server) -> None:
     """SIGKILL the mailing worker, restart Redis (its queues are lost: no persistence), start the
-    worker again and wait until it takes up beat's ticks."""
+    worker again and wait until it takes up beat's ticks.
+
+    Beat is restarted with Redis: under load its connection to a restarted Redis was seen not
+    to publish again (the full suite of 2026-11-29; reported, outside this test's subject,
+    which is that a mailing's controls live in PostgreSQL)."""
     stack.stop("mailing-worker", sig=signal.SIGKILL)
+    stack.stop("beat")
     redis_server.stop()
     redis_server.start()
     stack.start_worker("mailing-worker", "mailing-worker")
-    wait_until(lambda: ticks_taken(stack) >= 2, timeout=60, what=f"the new worker's ticks\n{stack.logs()}")
+    stack.start_beat()
+    try:
+        wait_until(lambda: ticks_taken(stack) >= 2, timeout=90, what="the new worker's ticks")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}\n{stack.logs()}") from exc
 
 
 def _accepted_once(attempts: dict[int, list[dict]]) -> Counter:
@@ -123,7 +132,7 @@ def test_a_paused_mailing_sends_nothing_through_a_worker_kill_and_a_redis_restar
     at_pause = mailing_stats(campaign_stack, mailing["id"])
     calls_at_pause = _calls(gateway)
     _kill_the_worker_and_restart_redis(campaign_stack, redis_server)
-    wait_ticks(campaign_stack, 4, timeout=60)
+    wait_ticks(campaign_stack, 4, timeout=90)
     while_paused = mailing_stats(campaign_stack, mailing["id"])
 
     # then it stayed paused and the gateway heard nothing more; the chunk in flight was recorded
