@@ -255,6 +255,12 @@ MAILING_SENDERS = env.int("MAILING_SENDERS", default=4)  # parallel sender chain
 MAILING_STALL_SECONDS = env.int("MAILING_STALL_SECONDS", default=30)  # idle this long with due work: woken
 MAILING_RETRY_BASE_SECONDS = env.float("MAILING_RETRY_BASE_SECONDS", default=2.0)
 MAILING_RETRY_MAX_SECONDS = env.float("MAILING_RETRY_MAX_SECONDS", default=300.0)
+# A mailing pauses itself when at least this share (percent) of its last MAILING_ERROR_WINDOW
+# gateway answers were failures, once it has MAILING_ERROR_MIN_ANSWERS of them; a mailing's own
+# error_threshold_percent wins. 0: no mailing pauses itself unless it sets its own threshold.
+MAILING_ERROR_THRESHOLD_PERCENT = env.int("MAILING_ERROR_THRESHOLD_PERCENT", default=0)
+MAILING_ERROR_WINDOW = env.int("MAILING_ERROR_WINDOW", default=100)  # answers
+MAILING_ERROR_MIN_ANSWERS = env.int("MAILING_ERROR_MIN_ANSWERS", default=20)  # before it can trip
 
 # --- Accounts: sign-in pages; registrations: the registration request log -------------
 LOGIN_URL = "/login/"

@@ -1,11 +1,14 @@
-"""Admin: mailings with live counts by status, messages filterable by status (read only)."""
+"""Admin: mailings with live counts by status and the campaign controls (cancel, pause,
+resume), messages filterable by status (read only)."""
+
+from functools import partial
 
 from django.contrib import admin, messages
 
 from core.exceptions import ApplicationError
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.selectors import message_count_annotations
-from mailings.services import mailing_cancel
+from mailings.services import PAUSABLE, mailing_cancel, mailing_pause, mailing_resume
 
 
 @admin.register(Mailing)
@@ -13,6 +16,7 @@ class MailingAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "status",
+        "paused_reason",
         "start_at",
         "end_at",
         "filter_operator_code",
@@ -26,8 +30,18 @@ class MailingAdmin(admin.ModelAdmin):
     )
     list_filter = ("status",)
     search_fields = ("text", "filter_tag")
-    readonly_fields = ("status", "started_at", "finished_at", "dispatched_at", "deleted_at", "created_at", "updated_at")
-    actions = ["cancel"]
+    readonly_fields = (
+        "status",
+        "paused_reason",
+        "started_at",
+        "finished_at",
+        "dispatched_at",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    )
+    exclude = ("recent_answers",)  # the dispatcher's bookkeeping
+    actions = ["cancel", "pause", "resume"]
 
     def get_queryset(self, request):
         # Deleted mailings too (the API hides them): the admin sees everything.
@@ -48,13 +62,26 @@ class MailingAdmin(admin.ModelAdmin):
     n_expired = _count(MessageStatus.EXPIRED)
     n_cancelled = _count(MessageStatus.CANCELLED)
 
-    @admin.action(description="Cancel the selected mailings (pending messages stop)")
-    def cancel(self, request, queryset):
-        for mailing in queryset.filter(status__in=[MailingStatus.SCHEDULED, MailingStatus.RUNNING]):
+    def _apply(self, request, queryset, service, statuses) -> None:
+        """Calls `service(mailing_id=...)` for each selected mailing in one of `statuses`; a
+        mailing that changed meanwhile is reported, not raised."""
+        for mailing in queryset.filter(status__in=statuses):
             try:
-                mailing_cancel(mailing_id=mailing.pk)
+                service(mailing_id=mailing.pk)
             except ApplicationError as exc:
                 self.message_user(request, f"#{mailing.pk}: {exc.detail}", messages.WARNING)
+
+    @admin.action(description="Cancel the selected mailings (pending messages stop)")
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, mailing_cancel, [*PAUSABLE, MailingStatus.PAUSED])
+
+    @admin.action(description="Pause the selected mailings (nothing is sent until resumed)")
+    def pause(self, request, queryset):
+        self._apply(request, queryset, partial(mailing_pause, reason="Paused in the admin."), PAUSABLE)
+
+    @admin.action(description="Resume the selected paused mailings")
+    def resume(self, request, queryset):
+        self._apply(request, queryset, mailing_resume, [MailingStatus.PAUSED])
 
 
 @admin.register(Message)

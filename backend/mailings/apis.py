@@ -1,6 +1,14 @@
-"""Mailing APIs (marketing; managers read): mailings, their cancel and statistics, messages."""
+"""Mailing APIs (marketing; managers read): mailings, their cancel, pause, resume and resend,
+their statistics, messages."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,11 +16,20 @@ from rest_framework.views import APIView
 from core.fields import DateTimeInputField, TimeInputField
 from core.pagination import Pagination
 from core.roles import Role
+from core.schema import ERROR_SCHEMA
 from core.viewsets import ServiceModelViewSet
 from mailings import selectors
 from mailings.filters import MailingFilter, MessageFilter
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
-from mailings.services import mailing_cancel, mailing_create, mailing_delete, mailing_update
+from mailings.services import (
+    mailing_cancel,
+    mailing_create,
+    mailing_delete,
+    mailing_pause,
+    mailing_resend_failed,
+    mailing_resume,
+    mailing_update,
+)
 
 WRITERS = (Role.MARKETING,)
 READERS = (Role.MARKETING, Role.MANAGER)
@@ -27,7 +44,9 @@ MAILING_EXAMPLE = {
     "filter_tag": "vip",
     "send_window_start": "09:00",
     "send_window_end": "21:00",
+    "error_threshold_percent": 20,
     "status": "scheduled",
+    "paused_reason": "",
     "started_at": None,
     "finished_at": None,
     "created_at": "2026-11-23T10:00:00+03:00",
@@ -51,7 +70,9 @@ class MailingOutputSerializer(serializers.ModelSerializer):
             "filter_tag",
             "send_window_start",
             "send_window_end",
+            "error_threshold_percent",
             "status",
+            "paused_reason",
             "started_at",
             "finished_at",
             "created_at",
@@ -70,6 +91,14 @@ class MailingInputSerializer(serializers.Serializer):
     filter_tag = serializers.CharField(required=False, allow_blank=True, max_length=64)
     send_window_start = TimeInputField(required=False, allow_null=True, help_text="HH:MM, the customer's local time.")
     send_window_end = TimeInputField(required=False, allow_null=True, help_text="HH:MM, the customer's local time.")
+    error_threshold_percent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=100,
+        help_text="Pause the mailing when this share (percent) of its recent gateway answers are failures; "
+        "null: the platform's MAILING_ERROR_THRESHOLD_PERCENT.",
+    )
 
 
 class CountsSerializer(serializers.Serializer):
@@ -154,21 +183,134 @@ class MailingViewSet(ServiceModelViewSet):
         mailing_delete(mailing_id=instance.pk)
 
 
-class MailingCancelApi(APIView):
-    """Stops a scheduled or running mailing; its pending messages become `cancelled`."""
+def _conflict(description: str, example: dict) -> OpenApiResponse:
+    """A documented 409 in the one error shape, with an example."""
+    return OpenApiResponse(
+        ERROR_SCHEMA,
+        description=description,
+        examples=[OpenApiExample(example["code"], value=example, response_only=True, status_codes=["409"])],
+    )
+
+
+def _transition_schema(*, summary: str, after: dict, conflict: str, conflict_example: dict):
+    """The schema of a campaign control: no body; the mailing as it is `after`; its 409."""
+    return extend_schema_view(
+        post=extend_schema(
+            tags=["mailings"],
+            summary=summary,
+            request=None,
+            responses={200: MailingOutputSerializer, 409: _conflict(conflict, conflict_example)},
+            examples=[OpenApiExample(after["status"].title(), value={**MAILING_EXAMPLE, **after}, response_only=True)],
+        )
+    )
+
+
+class MailingTransitionApi(APIView):
+    """A campaign control with no body: calls `service(mailing_id=...)`, answers the mailing."""
+
+    roles = {"POST": WRITERS}
+    service = None  # a mailings.services function taking mailing_id
+
+    def post(self, request, id: int):
+        mailing = type(self).service(mailing_id=selectors.mailing_get(mailing_id=id).pk)
+        return Response(MailingOutputSerializer(mailing).data)
+
+
+@_transition_schema(
+    summary="Cancel a mailing",
+    after={"status": "cancelled"},
+    conflict="The mailing has finished.",
+    conflict_example={"code": "mailing_closed", "detail": "This mailing has already finished."},
+)
+class MailingCancelApi(MailingTransitionApi):
+    """Stops a scheduled, running or paused mailing; its pending messages become `cancelled`."""
+
+    service = staticmethod(mailing_cancel)
+
+
+@_transition_schema(
+    summary="Pause a mailing (a scheduled one does not start) until resumed; end_at still holds",
+    after={"status": "paused", "paused_reason": "Paused on request."},
+    conflict="The mailing is paused, finished or cancelled already.",
+    conflict_example={
+        "code": "mailing_not_pausable",
+        "detail": "This mailing is finished: only a scheduled or running mailing can be paused.",
+    },
+)
+class MailingPauseApi(MailingTransitionApi):
+    """Pauses a scheduled or running mailing: nothing more is sent until it is resumed; the
+    messages in flight finish and are recorded; pending messages still expire at end_at."""
+
+    service = staticmethod(mailing_pause)
+
+
+@_transition_schema(
+    summary="Resume a paused mailing (its pause reason is cleared)",
+    after={"status": "running", "started_at": MAILING_EXAMPLE["start_at"]},
+    conflict="The mailing is not paused.",
+    conflict_example={
+        "code": "mailing_not_paused",
+        "detail": "This mailing is running: only a paused mailing can be resumed.",
+    },
+)
+class MailingResumeApi(MailingTransitionApi):
+    """Resumes a paused mailing: running again (or scheduled, if it was paused before its start)."""
+
+    service = staticmethod(mailing_resume)
+
+
+class MailingResendFailedApi(APIView):
+    """Gives a mailing's undelivered messages (`failed`, `expired`) a new chance, with the same ids."""
 
     roles = {"POST": WRITERS}
 
+    class InputSerializer(serializers.Serializer):
+        end_at = DateTimeInputField(
+            required=False, help_text="Until when to try; default: the current end_at, if still in the future."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        resent = serializers.IntegerField(help_text="How many messages are pending again.")
+        mailing = MailingOutputSerializer()
+
     @extend_schema(
         tags=["mailings"],
-        summary="Cancel a mailing",
-        request=None,
-        responses={200: MailingOutputSerializer},
-        examples=[OpenApiExample("Cancelled", value={**MAILING_EXAMPLE, "status": "cancelled"}, response_only=True)],
+        summary="Resend a mailing's failed and expired messages (same ids; a sent one never again)",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            409: _conflict(
+                "Nothing to resend, the end is not in the future, or the mailing is cancelled.",
+                {
+                    "code": "nothing_to_resend",
+                    "detail": "This mailing (finished) has no failed or expired message to resend.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample("Until tomorrow evening", value={"end_at": "2026-12-02T20:00:00+03:00"}, request_only=True),
+            OpenApiExample(
+                "Resent",
+                value={
+                    "resent": 20,
+                    "mailing": {
+                        **MAILING_EXAMPLE,
+                        "status": "running",
+                        "end_at": "2026-12-02T20:00:00+03:00",
+                        "started_at": MAILING_EXAMPLE["start_at"],
+                    },
+                },
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request, id: int):
-        mailing = mailing_cancel(mailing_id=selectors.mailing_get(mailing_id=id).pk)
-        return Response(MailingOutputSerializer(mailing).data)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mailing, resent = mailing_resend_failed(
+            mailing_id=selectors.mailing_get(mailing_id=id).pk, end_at=serializer.validated_data.get("end_at")
+        )
+        return Response(self.OutputSerializer({"resent": resent, "mailing": mailing}).data)
 
 
 class MailingStatsListApi(APIView):

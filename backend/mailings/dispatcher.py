@@ -25,13 +25,11 @@ from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
 from core.jobs import backoff_interval_expression
-from core.queue import enqueue_on_commit
 from customers.selectors import mailing_recipients
 from customers.timezones import tzinfo_for
 from mailings import gateway as gateway_client
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
-from mailings.services import messages_close
-from mailings.tasks import mailing_send_task
+from mailings.services import messages_close, senders_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +119,6 @@ def _messages_insert(*, mailing: Mailing, status: str, now: datetime) -> int:
         return cursor.rowcount
 
 
-def senders_enqueue(*, mailing_id: int) -> None:
-    """Wakes MAILING_SENDERS senders for the mailing after the commit; each one keeps
-    re-enqueueing itself while it finds work, so a mailing costs one broker message per chunk."""
-    for _ in range(settings.MAILING_SENDERS):
-        enqueue_on_commit(mailing_send_task, mailing_id)
-
-
 # --- send -----------------------------------------------------------------------------
 @dataclass
 class ChunkResult:
@@ -169,7 +160,7 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
             started = clock.monotonic()
             outcomes = client.send_many(messages, deadline=mailing.end_at.timestamp())
             _record(outcomes, result)
-            Mailing.objects.filter(pk=mailing_id).update(dispatched_at=timezone.now())
+            paused = _answers_record(mailing, outcomes)
             _log(
                 mailing_id,
                 "chunk of %d in %.2fs: %d sent, %d retry, %d failed, %d deferred",
@@ -180,6 +171,8 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
                 result.failed,
                 result.deferred,
             )
+            if paused:
+                _log(mailing_id, "paused itself: %s", paused)
     if result.claimed:
         mailing_finish_if_done(mailing_id=mailing_id)
         result.again_in = 0 if result.claimed == chunk_size or result.sent else _next_due_in(mailing_id, zones)
@@ -194,11 +187,14 @@ def mailing_send_chunk(*, mailing_id: int, chunk_size: int | None = None) -> Chu
 
 
 def _claim(mailing_id: int, now: datetime, zones: list[str] | None, limit: int) -> list[tuple[int, str]]:
-    """Up to `limit` due pending messages, oldest due first, locked; rows another sender holds
-    are skipped. (id, phone number) each."""
+    """Up to `limit` due pending messages of a running mailing, oldest due first, locked; rows
+    another sender holds are skipped. (id, phone number) each."""
+    # The mailing's status is read by the claim itself: once a pause (or a cancel) has
+    # committed, no sender claims another message, whatever it read before.
+    running = Mailing.objects.filter(pk=mailing_id, status=MailingStatus.RUNNING)
     return list(
         pending_messages(mailing_id, zones)
-        .filter(next_attempt_at__lte=now)
+        .filter(Exists(running), next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .select_for_update(skip_locked=True)
         .values_list("id", "phone_number")[:limit]
@@ -266,6 +262,45 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
         )
 
 
+def _answers_record(mailing: Mailing, outcomes: list[gateway_client.Outcome]) -> str | None:
+    """Notes that a sender worked on the mailing and, when it has an error threshold (its own
+    or MAILING_ERROR_THRESHOLD_PERCENT), adds the chunk's gateway answers to its window of the
+    last MAILING_ERROR_WINDOW; a running mailing whose window holds at least
+    MAILING_ERROR_MIN_ANSWERS answers, that share of them failures, is paused with the
+    reason, which is returned (None otherwise).
+
+    One statement per chunk (two with a threshold), in the chunk's transaction: a killed
+    worker loses the window's answers with the outcomes they describe. Calls never made
+    (deferred) and answers asking for a pause (a Retry-After) are not counted: they say
+    nothing about the messages."""
+    now = timezone.now()
+    threshold = mailing.error_threshold_percent or settings.MAILING_ERROR_THRESHOLD_PERCENT
+    answers = "".join(
+        "1" if outcome.result == gateway_client.SENT else "0"
+        for outcome in outcomes
+        if outcome.result != gateway_client.DEFERRED and outcome.retry_at is None
+    )
+    this = Mailing.objects.filter(pk=mailing.pk)
+    if not threshold or not answers:
+        this.update(dispatched_at=now)
+        return None
+    # The row lock orders the senders of one mailing: each appends to the window it saw last.
+    status, window = this.select_for_update().values_list("status", "recent_answers").get()
+    window = (window + answers)[-settings.MAILING_ERROR_WINDOW :]
+    changes = {"dispatched_at": now, "recent_answers": window}
+    failures = window.count("0")
+    sample = min(settings.MAILING_ERROR_MIN_ANSWERS, settings.MAILING_ERROR_WINDOW)
+    reason = None
+    if status == MailingStatus.RUNNING and len(window) >= sample and failures * 100 >= threshold * len(window):
+        reason = (
+            f"Paused itself: {failures} of the last {len(window)} gateway answers were failures "
+            f"({failures * 100 // len(window)}%, threshold {threshold}%)."
+        )
+        changes |= {"status": MailingStatus.PAUSED, "paused_reason": reason, "updated_at": now}
+    this.update(**changes)
+    return reason
+
+
 def _next_due_in(mailing_id: int, zones: list[str] | None) -> float | None:
     """Seconds until this mailing's next pending message falls due, if soon; None otherwise."""
     due = pending_messages(mailing_id, zones).aggregate(due=Min("next_attempt_at"))["due"]
@@ -298,11 +333,17 @@ class TickResult:
 
 
 def mailings_tick() -> TickResult:
-    """What beat runs every few seconds: starts due mailings, expires messages past their
-    mailing's end, stops leftovers of cancelled ones, finishes mailings with nothing
-    pending, and wakes senders for running mailings that have due work but no sender."""
+    """What beat runs every few seconds: closes paused mailings past their end, starts due
+    mailings, expires messages past their mailing's end, stops leftovers of cancelled ones,
+    finishes mailings with nothing pending, and wakes senders for running mailings that have
+    due work but no sender."""
     result = TickResult()
     now = timezone.now()
+    # A paused mailing's end still holds: once it has passed, the mailing closes as any other
+    # (one that never started records its recipients as expired, the rest expire below).
+    ended = Mailing.objects.filter(status=MailingStatus.PAUSED, end_at__lte=now)
+    ended.filter(started_at__isnull=False).update(status=MailingStatus.RUNNING, updated_at=now)
+    ended.filter(started_at__isnull=True).update(status=MailingStatus.SCHEDULED, updated_at=now)
     due = Mailing.objects.filter(status=MailingStatus.SCHEDULED, start_at__lte=now, deleted_at__isnull=True)
     for mailing_id in due.values_list("pk", flat=True):
         mailing_start(mailing_id=mailing_id)

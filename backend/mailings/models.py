@@ -1,5 +1,6 @@
 """SMS mailings, their messages, the dispatcher and the gateway client."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -9,6 +10,8 @@ from core import jobs
 class MailingStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     RUNNING = "running", "Running"
+    # Sends nothing (a scheduled one does not start) until resumed; end_at still holds.
+    PAUSED = "paused", "Paused"
     FINISHED = "finished", "Finished"
     CANCELLED = "cancelled", "Cancelled"
 
@@ -35,6 +38,18 @@ class Mailing(models.Model):
     send_window_start = models.TimeField(null=True, blank=True, help_text="Customer's local time, HH:MM.")
     send_window_end = models.TimeField(null=True, blank=True, help_text="Customer's local time, HH:MM.")
     status = models.CharField(max_length=16, choices=MailingStatus.choices, default=MailingStatus.SCHEDULED)
+    error_threshold_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Pauses itself when this share of the recent gateway answers are failures; "
+        "empty: MAILING_ERROR_THRESHOLD_PERCENT.",
+    )
+    paused_reason = models.CharField(max_length=500, blank=True, default="", help_text="Why it is paused.")
+    # The mailing's last MAILING_ERROR_WINDOW gateway answers, oldest first: "1" a success,
+    # "0" a failure. Appended in the transaction that records a chunk, so it survives a
+    # worker kill exactly as the chunk's outcomes do; cleared on resume.
+    recent_answers = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted through the API: hidden, kept.")
@@ -54,6 +69,11 @@ class Mailing(models.Model):
                 condition=Q(send_window_start__isnull=True, send_window_end__isnull=True)
                 | Q(send_window_start__isnull=False, send_window_end__isnull=False),
                 name="mailing_window_has_both_ends",
+            ),
+            models.CheckConstraint(
+                condition=Q(error_threshold_percent__isnull=True)
+                | Q(error_threshold_percent__gte=1, error_threshold_percent__lte=100),
+                name="mailing_error_threshold_is_a_percentage",
             ),
         ]
 

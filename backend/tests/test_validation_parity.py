@@ -80,6 +80,12 @@ CHECKED_FIRST = {
     # mailings
     "mailing_ends_after_start": "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field",
     "mailing_window_has_both_ends": "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field",
+    "mailing_error_threshold_is_a_percentage": (
+        "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field"
+    ),
+    "mailings_mailing_error_threshold_percent_check": (
+        "mailings/tests/test_apis.py::test_invalid_mailings_are_refused_field_by_field"
+    ),
     "message_once_per_mailing_and_customer": MESSAGES,
     "message_sent_has_sent_at": MESSAGES,
     "mailings_message_attempts_check": MESSAGES,
@@ -164,6 +170,7 @@ LENGTHS = {
     "registrations_registrationrequest.client_address": CUT_TO_COLUMN,
     "registrations_registrationrequest.user_agent": CUT_TO_COLUMN,
     "mailings_mailing.status": internal("a MailingStatus"),
+    "mailings_mailing.paused_reason": internal("mailings.services cuts the reason to 500 characters"),
     "mailings_message.status": internal("a MessageStatus"),
     "mailings_message.phone_number": internal("copied from a customer"),
     "mailings_message.timezone": internal("copied from a customer"),

@@ -32,7 +32,13 @@ def test_every_path_parameter_is_an_id_but_the_catalogs_code():
         (CustomerInputSerializer, {"email": None, "phone_number": None, "operator_code": "", "tag": ""}),
         (
             MailingInputSerializer,
-            {"filter_operator_code": "", "filter_tag": "", "send_window_start": None, "send_window_end": None},
+            {
+                "filter_operator_code": "",
+                "filter_tag": "",
+                "send_window_start": None,
+                "send_window_end": None,
+                "error_threshold_percent": None,
+            },
         ),
     ],
 )

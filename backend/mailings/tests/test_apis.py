@@ -1,12 +1,12 @@
 """The mailings API: validation, editing rules, cancel, delete, statistics, messages, roles."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from mailings import dispatcher
-from mailings.models import Mailing, MailingStatus, MessageStatus
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,9 @@ def test_a_due_mailing_is_started_right_after_commit(marketing, django_capture_o
         ({"send_window_start": "10:00", "send_window_end": "10:00"}, "send_window_end"),
         ({"filter_operator_code": "12"}, "filter_operator_code"),
         ({"start_at": "yesterday"}, "start_at"),
+        ({"error_threshold_percent": 0}, "error_threshold_percent"),
+        ({"error_threshold_percent": 101}, "error_threshold_percent"),
+        ({"error_threshold_percent": "half"}, "error_threshold_percent"),
     ],
 )
 def test_invalid_mailings_are_refused_field_by_field(marketing, changes, field):
@@ -183,3 +186,180 @@ def test_the_admin_lists_mailings_with_counts_and_messages_by_status(admin_clien
     assert f"#{created['id']}" in mailings.content.decode() or str(created["id"]) in mailings.content.decode()
     assert messages.status_code == 200
     assert "79120000000" in messages.content.decode()
+
+
+# --- campaign controls: pause, resume, resend-failed ---------------------------------------
+def _finished_with(marketing, make_customers, statuses: list[str]) -> Mailing:
+    """A finished mailing whose messages ended in `statuses`, one each, in id order."""
+    created = _running(marketing, make_customers, n=len(statuses))
+    mailing = Mailing.objects.get(pk=created["id"])
+    for message, status in zip(mailing.messages.order_by("id"), statuses, strict=True):
+        sent_at = timezone.now() if status == MessageStatus.SENT else None
+        Message.objects.filter(pk=message.pk).update(status=status, attempts=3, last_error="HTTP 400", sent_at=sent_at)
+    Mailing.objects.filter(pk=mailing.pk).update(status=MailingStatus.FINISHED, finished_at=timezone.now())
+    return mailing
+
+
+def test_a_running_mailing_is_paused_and_resumed(
+    marketing, make_customers, settings, django_capture_on_commit_callbacks
+):
+    created = _running(marketing, make_customers)
+
+    paused = marketing.post(f"{URL}{created['id']}/pause/")
+    listed = marketing.get(URL, {"status": "paused"})
+    stats = marketing.get(f"{URL}stats/", {"status": "paused"})
+    with django_capture_on_commit_callbacks() as callbacks:
+        resumed = marketing.post(f"{URL}{created['id']}/resume/")
+
+    assert paused.status_code == 200, paused.json()
+    assert (paused.json()["status"], paused.json()["paused_reason"]) == ("paused", "Paused on request.")
+    assert [m["id"] for m in listed.json()["results"]] == [created["id"]]
+    assert [(m["status"], m["counts"]["pending"]) for m in stats.json()["results"]] == [("paused", 3)]
+    assert resumed.status_code == 200
+    assert (resumed.json()["status"], resumed.json()["paused_reason"]) == ("running", "")
+    assert len(callbacks) == settings.MAILING_SENDERS  # its senders are woken
+
+
+def test_a_paused_mailing_may_only_move_its_end_and_threshold_once_started(marketing, make_customers):
+    created = _running(marketing, make_customers)
+    marketing.post(f"{URL}{created['id']}/pause/")
+
+    moved = marketing.patch(f"{URL}{created['id']}/", {"error_threshold_percent": 30}, format="json")
+    refused = marketing.patch(f"{URL}{created['id']}/", {"text": "Other"}, format="json")
+
+    assert (moved.status_code, moved.json()["error_threshold_percent"], moved.json()["status"]) == (200, 30, "paused")
+    assert refused.status_code == 409
+
+
+def test_a_paused_scheduled_mailing_does_not_start_until_resumed(marketing, make_customers):
+    make_customers(2)
+    created = marketing.post(URL, _body(), format="json").json()
+    marketing.post(f"{URL}{created['id']}/pause/")
+    Mailing.objects.filter(pk=created["id"]).update(start_at=timezone.now() - timedelta(minutes=1))
+
+    tick = dispatcher.mailings_tick()
+    mailing = Mailing.objects.get(pk=created["id"])
+    assert (tick.started, mailing.status, mailing.messages.count()) == (0, MailingStatus.PAUSED, 0)
+
+    resumed = marketing.post(f"{URL}{created['id']}/resume/")
+    dispatcher.mailings_tick()
+
+    assert resumed.json()["status"] == "scheduled"
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.messages.count()) == (MailingStatus.RUNNING, 2)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "named"),
+    [
+        (MailingStatus.FINISHED, "pause", "finished"),
+        (MailingStatus.CANCELLED, "pause", "cancelled"),
+        (MailingStatus.PAUSED, "pause", "paused"),
+        (MailingStatus.RUNNING, "resume", "running"),
+        (MailingStatus.SCHEDULED, "resume", "scheduled"),
+    ],
+)
+def test_a_transition_that_makes_no_sense_is_a_409_naming_the_status(marketing, status, action, named):
+    created = marketing.post(URL, _body(), format="json").json()
+    Mailing.objects.filter(pk=created["id"]).update(status=status)
+
+    response = marketing.post(f"{URL}{created['id']}/{action}/")
+
+    assert response.status_code == 409
+    assert f"This mailing is {named}" in response.json()["detail"]
+    assert Mailing.objects.get(pk=created["id"]).status == status
+
+
+def test_controls_of_a_missing_or_deleted_mailing_are_404s(marketing):
+    created = marketing.post(URL, _body(), format="json").json()
+    marketing.delete(f"{URL}{created['id']}/")
+
+    for action in ("pause", "resume", "resend-failed"):
+        assert marketing.post(f"{URL}{created['id']}/{action}/", {}, format="json").status_code == 404
+        assert marketing.post(f"{URL}999999/{action}/", {}, format="json").status_code == 404
+
+
+def test_resend_failed_gives_the_undelivered_a_new_chance_with_the_same_ids(
+    marketing, make_customers, settings, django_capture_on_commit_callbacks
+):
+    mailing = _finished_with(
+        marketing, make_customers, [MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED]
+    )
+    sent, failed, expired = mailing.messages.order_by("id")
+    new_end = timezone.now() + timedelta(hours=3)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = marketing.post(f"{URL}{mailing.pk}/resend-failed/", {"end_at": new_end.isoformat()}, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["resent"], body["mailing"]["status"], body["mailing"]["finished_at"]) == (2, "running", None)
+    assert abs(datetime.fromisoformat(body["mailing"]["end_at"]) - new_end) < timedelta(seconds=1)
+    after = {m.pk: m for m in mailing.messages.all()}
+    assert set(after) == {sent.pk, failed.pk, expired.pk}  # no new message: the same ids
+    assert (after[sent.pk].status, after[sent.pk].attempts) == (MessageStatus.SENT, 3)
+    for message_id in (failed.pk, expired.pk):
+        assert (after[message_id].status, after[message_id].attempts, after[message_id].last_error) == (
+            MessageStatus.PENDING,
+            0,
+            "",
+        )
+    assert len(callbacks) == settings.MAILING_SENDERS
+
+
+def test_resend_failed_keeps_the_end_when_it_is_still_ahead_and_a_paused_mailing_paused(marketing, make_customers):
+    created = _running(marketing, make_customers, n=2)
+    Message.objects.filter(mailing_id=created["id"]).update(status=MessageStatus.FAILED)
+    marketing.post(f"{URL}{created['id']}/pause/")
+
+    response = marketing.post(f"{URL}{created['id']}/resend-failed/", {}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["mailing"]["end_at"] == created["end_at"]
+    assert (response.json()["resent"], response.json()["mailing"]["status"]) == (2, "paused")
+
+
+def test_resend_failed_refuses_with_a_409_and_changes_nothing(marketing, make_customers):
+    mailing = _finished_with(marketing, make_customers, [MessageStatus.SENT, MessageStatus.FAILED])
+    Mailing.objects.filter(pk=mailing.pk).update(
+        start_at=timezone.now() - timedelta(hours=2), end_at=timezone.now() - timedelta(minutes=1)
+    )
+    url = f"{URL}{mailing.pk}/resend-failed/"
+
+    ended = marketing.post(url, {}, format="json")
+    past = marketing.post(url, {"end_at": "2020-01-01T00:00:00+00:00"}, format="json")
+    invalid = marketing.post(url, {"end_at": "tomorrow"}, format="json")
+    marketing.post(url, {"end_at": (timezone.now() + timedelta(hours=1)).isoformat()}, format="json")
+    nothing_left = marketing.post(url, {"end_at": (timezone.now() + timedelta(hours=1)).isoformat()}, format="json")
+
+    assert (ended.status_code, past.status_code, invalid.status_code) == (409, 409, 400)
+    assert "end_at" in ended.json()["fields"] and "end_at" in past.json()["fields"]
+    assert "end_at" in invalid.json()["fields"]
+    assert (nothing_left.status_code, nothing_left.json()["code"]) == (409, "nothing_to_resend")
+    assert sorted(mailing.messages.values_list("status", flat=True)) == [MessageStatus.PENDING, MessageStatus.SENT]
+
+
+def test_a_cancelled_mailing_is_not_resent(marketing, make_customers):
+    created = _running(marketing, make_customers, n=2)
+    Message.objects.filter(mailing_id=created["id"]).update(status=MessageStatus.FAILED)
+    marketing.post(f"{URL}{created['id']}/cancel/")
+
+    response = marketing.post(f"{URL}{created['id']}/resend-failed/", {}, format="json")
+
+    assert response.status_code == 409
+    assert set(Message.objects.filter(mailing_id=created["id"]).values_list("status", flat=True)) == {"failed"}
+
+
+def test_the_admin_pauses_and_resumes_mailings(admin_client, marketing, make_customers):
+    created = _running(marketing, make_customers, n=1)
+    url = "/admin/mailings/mailing/"
+
+    admin_client.post(url, {"action": "pause", "_selected_action": [created["id"]]})
+    paused = Mailing.objects.get(pk=created["id"])
+    page = admin_client.get(url).content.decode()
+    admin_client.post(url, {"action": "resume", "_selected_action": [created["id"]]})
+
+    assert (paused.status, paused.paused_reason) == (MailingStatus.PAUSED, "Paused in the admin.")
+    assert "Paused in the admin." in page
+    resumed = Mailing.objects.get(pk=created["id"])
+    assert (resumed.status, resumed.paused_reason) == (MailingStatus.RUNNING, "")

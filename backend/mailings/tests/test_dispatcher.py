@@ -4,12 +4,14 @@ the thin shells around these functions, exercised end to end in tests/e2e)."""
 from datetime import UTC, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.services import customer_create
 from mailings import dispatcher
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
-from mailings.services import mailing_cancel, mailing_create
+from mailings.services import mailing_cancel, mailing_create, mailing_pause, mailing_resend_failed, mailing_resume
 
 pytestmark = pytest.mark.django_db
 
@@ -313,3 +315,136 @@ def test_the_tick_wakes_a_running_mailing_that_nobody_works_on(
 
     assert result.swept == 1
     assert len(callbacks) == settings.MAILING_SENDERS
+
+
+# --- campaign controls ----------------------------------------------------------------
+def test_a_paused_mailing_claims_nothing_and_sends_the_rest_once_resumed(make_customers, fake_gateway):
+    make_customers(25)
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+    first = dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=10)
+
+    mailing_pause(mailing_id=mailing.pk)
+    while_paused = dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=10)
+    # a sender that read the mailing before the pause committed claims nothing either
+    claimed_by_a_late_sender = dispatcher._claim(mailing.pk, timezone.now(), None, 10)
+    tick = dispatcher.mailings_tick()
+    mailing_resume(mailing_id=mailing.pk)
+    _drain(mailing)
+
+    assert (first.sent, while_paused.claimed, while_paused.again_in) == (10, 0, None)
+    assert claimed_by_a_late_sender == []
+    assert (tick.finished, tick.swept) == (0, 0)
+    mailing.refresh_from_db()
+    assert mailing.status == MailingStatus.FINISHED
+    assert set(mailing.messages.values_list("status", flat=True)) == {MessageStatus.SENT}
+    assert fake_gateway.stats()["duplicates"] == 0
+
+
+def test_a_paused_mailing_still_ends_its_pending_messages_expire(make_customers, fake_gateway):
+    make_customers(3)
+    mailing = _mailing()
+    never_started = _mailing(start_at=timezone.now() + timedelta(minutes=1))
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+    mailing_pause(mailing_id=mailing.pk)
+    mailing_pause(mailing_id=never_started.pk)
+    Mailing.objects.filter(pk=never_started.pk).update(start_at=timezone.now() - timedelta(minutes=1))
+    Mailing.objects.filter(pk__in=[mailing.pk, never_started.pk]).update(end_at=timezone.now())
+
+    tick = dispatcher.mailings_tick()
+
+    assert tick.expired == 3
+    for ended in (mailing, never_started):
+        ended.refresh_from_db()
+        assert ended.status == MailingStatus.FINISHED
+        assert set(ended.messages.values_list("status", flat=True)) == {MessageStatus.EXPIRED}
+    assert never_started.messages.count() == 3  # who was missed is on record
+    assert fake_gateway.deliveries() == {}
+
+
+def test_a_mailing_pauses_itself_when_its_error_threshold_is_reached(make_customers, fake_gateway, settings):
+    # given a mailing that pauses at 50% failures over at least 10 answers, and a gateway
+    # refusing everything
+    settings.MAILING_ERROR_MIN_ANSWERS = 10
+    make_customers(30)
+    fake_gateway.faults(reject_ratio=1.0)
+    mailing = _mailing(error_threshold_percent=50)
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    # when a small chunk is answered (not enough answers yet), then a second
+    small = dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=5)
+    status_after_small = Mailing.objects.get(pk=mailing.pk).status
+    tripping = dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=5)
+    after = dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=5)
+
+    # then it paused itself after the tenth failure, saying why, and claimed nothing after
+    mailing.refresh_from_db()
+    assert (small.failed, status_after_small) == (5, MailingStatus.RUNNING)
+    assert (tripping.failed, after.claimed) == (5, 0)
+    assert mailing.status == MailingStatus.PAUSED
+    assert mailing.paused_reason == (
+        "Paused itself: 10 of the last 10 gateway answers were failures (100%, threshold 50%)."
+    )
+    assert mailing.messages.filter(status=MessageStatus.PENDING).count() == 20
+
+    # and resuming clears the reason and the window: the next chunk may go on
+    fake_gateway.faults(reject_ratio=0.0)
+    mailing_resume(mailing_id=mailing.pk)
+    _, resent = mailing_resend_failed(mailing_id=mailing.pk)
+    mailing.refresh_from_db()
+    assert (mailing.paused_reason, mailing.recent_answers, resent) == ("", "", 10)
+    _drain(mailing)
+    assert set(mailing.messages.values_list("status", flat=True)) == {MessageStatus.SENT}
+
+
+def test_the_window_keeps_the_last_answers_and_a_low_failure_share_does_not_pause(
+    make_customers, fake_gateway, settings
+):
+    settings.MAILING_ERROR_WINDOW = 8
+    settings.MAILING_ERROR_MIN_ANSWERS = 4
+    settings.MAILING_ERROR_THRESHOLD_PERCENT = 60  # the platform's default applies
+    customers = make_customers(12)
+    fake_gateway.faults(answer_by_phone={customers[0].phone_number: "code_false"})  # one failure in 12
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=12)
+
+    mailing.refresh_from_db()
+    assert mailing.status == MailingStatus.RUNNING
+    assert len(mailing.recent_answers) == 8 and set(mailing.recent_answers) == {"1"}
+
+
+def test_answers_asking_for_a_pause_do_not_count_as_failures(make_customers, fake_gateway, settings):
+    settings.MAILING_ERROR_MIN_ANSWERS = 1
+    make_customers(5)
+    fake_gateway.faults(answer="rate_limited", retry_after=30)
+    mailing = _mailing(error_threshold_percent=1)
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    result = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+
+    mailing.refresh_from_db()
+    assert result.retried == 5
+    assert (mailing.status, mailing.recent_answers) == (MailingStatus.RUNNING, "")
+
+
+def test_the_error_bookkeeping_costs_one_statement_per_chunk_whatever_its_size(make_customers, fake_gateway):
+    # given a mailing whose chunks are recorded without, then with, an error threshold
+    make_customers(30)
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+
+    # when a chunk of 5 is sent without one, and chunks of 5 and of 20 with one
+    with CaptureQueriesContext(connection) as plain:
+        dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=5)
+    Mailing.objects.filter(pk=mailing.pk).update(error_threshold_percent=90)
+    with CaptureQueriesContext(connection) as small:
+        dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=5)
+    with CaptureQueriesContext(connection) as large:
+        dispatcher.mailing_send_chunk(mailing_id=mailing.pk, chunk_size=20)
+
+    # then the threshold costs one statement (the window's read), not one per message
+    assert len(small.captured_queries) == len(plain.captured_queries) + 1
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert Mailing.objects.get(pk=mailing.pk).recent_answers == "1" * 25

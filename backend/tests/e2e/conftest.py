@@ -1,8 +1,12 @@
 """Fixtures that start the platform's real processes."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from tests.stack import deployed_stack
+from tests.stack import PrivateRedis, deployed_stack
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +18,17 @@ def stack():
         stack.start_beat()
         stack.start_nginx()
         yield stack
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A Redis server of the test module's own, that its tests may stop and start."""
+    work_dir = Path(tempfile.mkdtemp(prefix="r4c-redis-"))
+    server = PrivateRedis(work_dir)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

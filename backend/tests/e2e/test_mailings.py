@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from celery import Celery
 
+from tests.mailing_workers import mailing_stats as _stats
+from tests.mailing_workers import senders_idle as _senders_idle
+from tests.mailing_workers import wait_ticks as _wait_ticks
 from tests.stack import BACKEND_DIR, deployed_stack, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 CHUNK = 20
-TICK = "mailings.tasks.mailings_tick_task"
-SENDER = "mailings.tasks.mailing_send_task"
 
 
 @pytest.fixture(scope="module")
@@ -96,39 +96,6 @@ def _mailing(stack, *, start_in: float = 0, lasts: float = 120, **fields) -> dic
     response = stack.api.post(f"{stack.web_url}/api/v1/mailings/", json=body, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def _stats(stack, mailing_id: int) -> dict:
-    response = stack.api.get(f"{stack.web_url}/api/v1/mailings/{mailing_id}/stats/", timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _inspect(stack):
-    return Celery(broker=stack.broker_url).control.inspect(timeout=2)
-
-
-def _ticks_taken(stack) -> int:
-    """How many beat ticks the mailing worker has taken up since it started (Celery's own count)."""
-    stats = _inspect(stack).stats() or {}
-    return sum(worker.get("total", {}).get(TICK, 0) for worker in stats.values())
-
-
-def _wait_ticks(stack, ticks: int) -> None:
-    """Waits until the mailing worker has taken up `ticks` more ticks; with at most two at a time
-    (its concurrency), all but the last two of them are done."""
-    seen = _ticks_taken(stack)
-    wait_until(lambda: _ticks_taken(stack) >= seen + ticks, timeout=30, what=f"{ticks} more mailing ticks")
-
-
-def _senders_idle(stack, mailing_id: int) -> bool:
-    """No sender of the mailing runs, waits on its countdown, or is taken up in the mailing worker."""
-    inspect = _inspect(stack)
-    tasks = []
-    for answer in (inspect.active(), inspect.scheduled(), inspect.reserved()):
-        for worker_tasks in (answer or {}).values():
-            tasks += [task.get("request", task) for task in worker_tasks]  # scheduled ones wrap their request
-    return not any(task.get("name") == SENDER and list(task.get("args") or []) == [mailing_id] for task in tasks)
 
 
 def _wait_finished(stack, mailing_id: int, timeout: float = 60) -> dict:

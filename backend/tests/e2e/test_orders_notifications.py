@@ -1,17 +1,13 @@
 """Orders and availability e-mails through the running processes, with a real SMTP server
 on loopback, surviving an SMTP outage and a Redis outage (a private Redis of this test)."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import psycopg
 import pytest
 import requests
 
 from devtools.smtp_sink import MemorySink
 from tests.smtp import text_body
-from tests.stack import PrivateRedis, deployed_stack, wait_until
+from tests.stack import deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,16 +17,6 @@ def smtp():
     sink = MemorySink().start()
     yield sink
     sink.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    work_dir = Path(tempfile.mkdtemp(prefix="r4c-redis-"))
-    server = PrivateRedis(work_dir)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
