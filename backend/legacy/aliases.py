@@ -59,12 +59,15 @@ def successor_view_class(url_name: str, detail: bool) -> type[APIView]:
 
 
 class SuccessorRoles:
-    """A legacy view's `roles` (core.permissions.HasRole): for each method the legacy view
-    has, the roles the successor gives its `successor_methods` counterpart (by default the
-    same method). Read on the class too, as the layout test does."""
+    """A legacy view's `roles` (core.permissions.HasRole): the successor's. Where those are
+    given per method, for each method the legacy view has, the roles of its
+    `successor_methods` counterpart (by default the same method), and none for the methods
+    only v1 has. Read on the class too, as the layout test does."""
 
-    def __get__(self, instance, owner) -> dict[str, tuple[str, ...]]:
+    def __get__(self, instance, owner) -> dict[str, tuple[str, ...]] | tuple[str, ...]:
         successor_roles = successor_view_class(owner.successor, owner.detail).roles
+        if not isinstance(successor_roles, dict):
+            return successor_roles  # the same roles for every method: a missing one is a 405
         return {
             method: roles_for_method(successor_roles, owner.successor_methods.get(method, method))
             for method in owner.legacy_methods()
@@ -100,6 +103,8 @@ class LegacyApi(DeprecatedMixin, APIView):
     checks_input = False
     # The hook legacy.schema builds the operation from the successor's (False: the view's own).
     schema_from_successor = True
+    extra_request_properties: dict = {}  # OpenAPI properties the legacy body adds to v1's
+    extra_request_example: dict = {}
     roles = SuccessorRoles()
 
     @classmethod
