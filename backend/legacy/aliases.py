@@ -10,6 +10,7 @@ refusal names the legacy route and carries the deprecation headers too.
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from io import BytesIO
@@ -50,6 +51,19 @@ def rename_keys(data: Any, names: Mapping[str, str]) -> Any:
 
 def inverted(names: Mapping[str, str]) -> dict[str, str]:
     return {new: old for old, new in names.items()}
+
+
+def reworded(data: Any, names: Mapping[str, str]) -> Any:
+    """An error body whose messages say the field names in `names`' terms too ("end_at must
+    be after start_at" -> "end_datetime must be after start_datetime"): whole words only."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    if isinstance(data, str):
+        return pattern.sub(lambda match: names[match.group(1)], data)
+    if isinstance(data, Mapping):
+        return {key: reworded(value, names) for key, value in data.items()}
+    if isinstance(data, list):
+        return [reworded(item, names) for item in data]
+    return data
 
 
 @functools.cache
@@ -144,6 +158,8 @@ class LegacyApi(DeprecatedMixin, APIView):
         response = match.func(raw, *match.args, **match.kwargs)
         if self.names and isinstance(response, Response) and response.data is not None:
             response.data = rename_keys(response.data, inverted(self.names))
+            if response.status_code >= 400:
+                response.data = reworded(response.data, inverted(self.names))
         return response
 
 

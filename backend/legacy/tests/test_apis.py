@@ -204,7 +204,7 @@ def test_a_refused_mailing_names_the_fields_by_their_old_names(marketing):
     missing = marketing.post("/deliveries/", {"filter_tag": "vip"}, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()["fields"]) == {"end_datetime"}
+    assert response.json()["fields"] == {"end_datetime": ["end_datetime must be after start_datetime."]}
     assert set(missing.json()["fields"]) == {"start_datetime", "end_datetime", "message_text"}
     assert not Mailing.objects.exists()
 
