@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "mailings",
+    "legacy",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "legacy.schema.legacy_operations",
         "core.schema.add_error_responses",
     ],
     # Several models have a `status`; each choice set gets a name of its own in the schema.

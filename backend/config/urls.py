@@ -1,4 +1,5 @@
-"""Top-level routes: the API under /api/v1/, its schema and docs, health, metrics, admin, the pages."""
+"""Top-level routes: the API under /api/v1/, its schema and docs, health, metrics, admin, the
+pages, and the seed-era routes (legacy) at their old paths."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -31,6 +32,7 @@ urlpatterns = [
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    path("", include("legacy.urls")),  # deprecated aliases of v1 at the old systems' paths
 ]
 
 handler400 = "core.exceptions.json_bad_request"

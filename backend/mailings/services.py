@@ -280,3 +280,21 @@ def messages_close(*, mailing_id: int | None = None, status: str, ended_before: 
         pending = pending.filter(mailing__status=MailingStatus.CANCELLED)
     free = pending.select_for_update(skip_locked=True, of=("self",)).values("pk")
     return Message.objects.filter(pk__in=free).update(status=status, updated_at=Now())
+
+
+def mailings_start_due(*, now: datetime | None = None) -> list[int]:
+    """Starts now every due mailing -- still scheduled, its start come and its end not (the
+    seed-era GET /activate_mailing/) -- instead of waiting for the beat tick; returns their
+    ids, oldest start first. Each is started by the dispatcher's own `mailing_start` (one
+    message per recipient, senders woken after its commit), which is idempotent: a mailing
+    the tick starts at the same moment is started once."""
+    from mailings.dispatcher import mailing_start  # the dispatcher imports this module
+
+    now = now or timezone.now()
+    due = Mailing.objects.filter(
+        status=MailingStatus.SCHEDULED, start_at__lte=now, end_at__gt=now, deleted_at__isnull=True
+    ).order_by("start_at", "id")
+    started = list(due.values_list("pk", flat=True))
+    for mailing_id in started:
+        mailing_start(mailing_id=mailing_id)
+    return started
