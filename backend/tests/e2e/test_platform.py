@@ -25,6 +25,22 @@ def test_ready_is_green_through_nginx(stack):
     assert response.headers["Server"] == "nginx"  # no version
 
 
+def test_a_callers_uuid_request_id_is_kept_through_nginx_anything_else_is_replaced(stack):
+    mine = "9b34ceef-25fd-4551-8fcb-aa40988d3dd5"
+
+    kept = requests.get(f"{stack.nginx_url}/health/live", headers={"X-Request-ID": mine}, timeout=10)
+    replaced = requests.get(f"{stack.nginx_url}/health/live", headers={"X-Request-ID": "not-a-uuid"}, timeout=10)
+
+    assert kept.headers["X-Request-ID"] == mine
+    assert replaced.headers["X-Request-ID"] not in ("", "not-a-uuid")
+
+
+def test_natively_nginx_listens_on_the_loopback_only(stack):
+    rendered = (stack.work_dir / "nginx" / "conf.d" / "default.conf").read_text()
+
+    assert f"listen 127.0.0.1:{stack.nginx_port};" in rendered
+
+
 def test_swagger_ui_renders_in_chromium_and_lists_the_operations(stack, browser):
     page = browser.new_page()
     console_errors = []
