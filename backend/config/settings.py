@@ -259,6 +259,12 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
+# --- API tokens -----------------------------------------------------------------------
+# Seconds a web process may answer from its own copy of a token, its account and roles
+# (core.authentication). Revocations and role changes are seen at once through Redis; this
+# bounds only changes made without Django's signals (a queryset update(), raw SQL). 0: off.
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
+
 # --- Idempotency keys -----------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)  # seconds
 
