@@ -75,4 +75,4 @@ def _fresh_token_cache():
     """Tests roll their accounts back: no token of an earlier test is answered from memory."""
     from core.authentication import token_cache
 
-    token_cache.clear()
+    token_cache.reset()

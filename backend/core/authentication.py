@@ -3,22 +3,27 @@
 Every API request names its token. Loading the token, its account and its roles is one
 query (token ⋈ user ⋈ groups), prepared once per process; its answer is then kept in the
 process for at most API_TOKEN_CACHE_SECONDS, so a production line posting robots costs
-no query at all for who it is.
+no query and no round trip at all for who it is.
 
 A revocation or a role change is seen at once, not after the staleness bound: whatever
-changes a token, an account or a role membership (accounts.signals) writes a new random
-*generation* to Redis (the cache's server), and every request reads it first (one `GET`,
-a fraction of the query it saves). A generation other than the one the process's entries
-were loaded under empties them. It is written both when the change is made and again
-once its transaction commits, so a request that loaded the old state in between is
-dropped too. A change that sends no signal (a queryset `update()` or raw SQL) is seen
-after API_TOKEN_CACHE_SECONDS at the latest. While Redis does not answer, nothing is
-cached or read from the cache: every request asks the database, as without the cache.
+changes a token, an account or a role membership (accounts.signals) publishes a message on
+a Redis channel that every web process is subscribed to, both when the change is made and
+again once its transaction commits (so an entry loaded in between goes too). PUBLISH
+returns once Redis has written the message to every subscriber's socket, so by the time
+the changing process goes on, the message waits in each process's socket buffer; each
+request first reads what is there (a poll of the socket, no round trip) and empties the
+cache on any message. A process uses its cache only while subscribed: on its first use,
+and after any reconnection (messages may have been missed), it empties the cache and waits
+for Redis to confirm the subscription before it keeps anything again. While Redis does not
+answer, nothing is cached: every request asks the database, as without the cache. A change
+that sends no signal (a queryset `update()`, raw SQL) is seen after API_TOKEN_CACHE_SECONDS.
 """
 
+import contextlib
 import copy
 import logging
-import secrets
+import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +32,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django_redis import get_redis_connection
+from redis.client import PubSub
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
@@ -34,10 +40,21 @@ from core.permissions import ROLES_CACHE_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "r4c:auth:generation"
+CHANNEL = "r4c:auth:invalidate"  # + the cache's Redis database: channels are server-wide, databases are not
+
+
+def _channel(client: redis.Redis) -> str:
+    """The invalidation channel of the deployment whose cache is `client`'s database (test
+    slots and benchmark stacks share one Redis server, each with databases of its own)."""
+    return f"{CHANNEL}:{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 # A process never holds more entries than this (only valid tokens are kept; a flood of
 # tokens beyond it starts the cache afresh rather than growing it).
 MAX_ENTRIES = 10_000
+# After Redis failed, how long a process asks the database alone before it tries to subscribe again.
+RESUBSCRIBE_AFTER = 1.0  # seconds
+SUBSCRIBE_CONFIRMATION_TIMEOUT = 1.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -47,28 +64,85 @@ class _Entry:
     loaded_at: float  # time.monotonic()
 
 
+class _Subscriber(PubSub):
+    """The invalidation channel's subscription; tells the cache of every (re)connection, after
+    which messages may have been missed (redis-py reconnects and resubscribes on its own)."""
+
+    def __init__(self, *args, on_connected, **kwargs):
+        self._on_connected = on_connected
+        super().__init__(*args, **kwargs)
+
+    def on_connect(self, connection) -> None:
+        self._on_connected()
+        super().on_connect(connection)
+
+
 class TokenCache:
-    """Token key -> (user with its roles, token), per process, under one Redis generation."""
+    """Token key -> (user with its roles, token), per process, emptied by the invalidation channel."""
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
-        self._generation: str | None = None
+        self._subscriber: _Subscriber | None = None
+        self._pid = 0
+        self._confirmed = False
+        self._retry_at = float("-inf")
+        # The subscription's connection is one socket: threads (a threaded server, the tests)
+        # take turns reading it. Uncontended under gunicorn's sync workers.
+        self._lock = threading.Lock()
 
-    def current_generation(self) -> str | bool | None:
-        """The generation in Redis (None while unset), or False when Redis does not answer."""
+    def usable(self) -> bool:
+        """Reads the invalidations that arrived (emptying the cache on any) and says whether the
+        cache may be used: only while subscribed, and never with Redis away."""
+        with self._lock:
+            return self._usable()
+
+    def _usable(self) -> bool:
         try:
-            value = get_redis_connection("default").get(GENERATION_KEY)
+            if self._subscriber is None or self._pid != os.getpid():
+                if time.monotonic() < self._retry_at:
+                    return False
+                self._subscribe()
+            while (message := self._subscriber.get_message(timeout=0)) is not None:
+                self._handle(message)
+            deadline = time.monotonic() + SUBSCRIBE_CONFIRMATION_TIMEOUT
+            while not self._confirmed and time.monotonic() < deadline:
+                message = self._subscriber.get_message(timeout=max(0.0, deadline - time.monotonic()))
+                if message is not None:
+                    self._handle(message)
         except (redis.RedisError, OSError):
             logger.warning("token cache: Redis unavailable, asking the database", exc_info=True)
+            self._unsubscribe()
+            self._retry_at = time.monotonic() + RESUBSCRIBE_AFTER
             return False
-        return value.decode() if value is not None else None
+        return self._confirmed
 
-    def get(self, key: str, generation: str | None) -> tuple[object, Token] | None:
-        """A copy of the cached (user, token) of `key` if it is fresh under `generation`."""
-        if generation != self._generation:
-            self._entries.clear()
-            self._generation = generation
-            return None
+    def _subscribe(self) -> None:
+        self._unsubscribe()
+        client = get_redis_connection("default")
+        self._subscriber = _Subscriber(client.connection_pool, on_connected=self._connected)
+        self._pid = os.getpid()
+        self._subscriber.subscribe(_channel(client))
+
+    def _connected(self) -> None:
+        # A (re)connection: what was published meanwhile is lost; start afresh once confirmed.
+        self._entries.clear()
+        self._confirmed = False
+
+    def _handle(self, message: dict) -> None:
+        if message["type"] == "subscribe":
+            self._confirmed = True
+        self._entries.clear()  # an invalidation, or a (re)subscription: anything may have changed
+
+    def _unsubscribe(self) -> None:
+        self._entries.clear()
+        self._confirmed = False
+        subscriber, self._subscriber = self._subscriber, None
+        if subscriber is not None and self._pid == os.getpid():
+            with contextlib.suppress(redis.RedisError, OSError):
+                subscriber.close()
+
+    def get(self, key: str) -> tuple[object, Token] | None:
+        """A copy of the cached (user, token) of `key` if it is younger than the staleness bound."""
         entry = self._entries.get(key)
         if entry is None or time.monotonic() - entry.loaded_at > settings.API_TOKEN_CACHE_SECONDS:
             return None
@@ -77,17 +151,21 @@ class TokenCache:
         token.user = user
         return user, token
 
-    def put(self, key: str, user, token: Token, generation: str | None, loaded_at: float) -> None:
-        """Keeps (user, token) loaded at `loaded_at` under `generation`, read before the query."""
-        if generation != self._generation:
-            return
+    def put(self, key: str, user, token: Token, loaded_at: float) -> None:
+        """Keeps (user, token) loaded at `loaded_at`: a time taken before the query, after the
+        invalidations that had arrived were read."""
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[key] = _Entry(user=copy.copy(user), token=copy.copy(token), loaded_at=loaded_at)
 
     def clear(self) -> None:
         self._entries.clear()
-        self._generation = None
+
+    def reset(self) -> None:
+        """Forgets the entries and the subscription (tests: the next use subscribes afresh)."""
+        with self._lock:
+            self._unsubscribe()
+            self._retry_at = float("-inf")
 
 
 token_cache = TokenCache()
@@ -97,14 +175,15 @@ def token_cache_invalidate() -> None:
     """Makes every process forget the tokens it holds: now, and again once the current
     transaction commits (accounts.signals calls it for every change to tokens, accounts or
     roles). A Redis failure is logged: entries then live API_TOKEN_CACHE_SECONDS at most."""
-    _write_new_generation()
-    transaction.on_commit(_write_new_generation)
+    _publish_invalidation()
+    transaction.on_commit(_publish_invalidation)
 
 
-def _write_new_generation() -> None:
+def _publish_invalidation() -> None:
     token_cache.clear()  # this process at once, even without Redis
     try:
-        get_redis_connection("default").set(GENERATION_KEY, secrets.token_hex(8))
+        client = get_redis_connection("default")
+        client.publish(_channel(client), b"1")
     except (redis.RedisError, OSError):
         logger.warning("token cache: could not publish an invalidation", exc_info=True)
 
@@ -162,10 +241,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, as DRF's, with the user's roles and a per-process cache."""
 
     def authenticate_credentials(self, key):
-        cached = settings.API_TOKEN_CACHE_SECONDS > 0
-        generation = token_cache.current_generation() if cached else False
-        if generation is not False:
-            hit = token_cache.get(key, generation)
+        cached = settings.API_TOKEN_CACHE_SECONDS > 0 and token_cache.usable()
+        if cached:
+            hit = token_cache.get(key)
             if hit is not None:
                 return hit
         loaded_at = time.monotonic()
@@ -175,6 +253,6 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user, token = loaded
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        if generation is not False:
-            token_cache.put(key, user, token, generation, loaded_at)
+        if cached:
+            token_cache.put(key, user, token, loaded_at)
         return user, token

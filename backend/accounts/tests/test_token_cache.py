@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_redis import get_redis_connection
 
-from core.authentication import GENERATION_KEY, token_cache
+from core.authentication import _channel, token_cache
 from core.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,8 @@ def test_another_process_invalidating_is_seen_through_redis(line, django_user_mo
     django_user_model.objects.filter(pk=line.user.pk).update(is_active=False)  # no signal
     assert line.get(ME).status_code == 200  # within the staleness bound, from memory
 
-    get_redis_connection("default").set(GENERATION_KEY, "another-process-changed-something")
+    client = get_redis_connection("default")
+    client.publish(_channel(client), b"1")  # what another process's signal sends
 
     assert line.get(ME).status_code == 401
 
@@ -98,3 +99,25 @@ def test_without_redis_every_request_asks_the_database(line, django_user_model, 
 
     assert line.get(ME).status_code == 401
     assert not token_cache._entries
+
+
+def test_a_lost_subscription_empties_the_cache_and_is_renewed(line, django_user_model, monkeypatch):
+    import core.authentication
+
+    monkeypatch.setattr(core.authentication, "RESUBSCRIBE_AFTER", 0)
+    assert line.get(ME).status_code == 200
+    django_user_model.objects.filter(pk=line.user.pk).update(name="renamed")  # no signal
+    # Redis drops the subscriber's connection (a restart would): whatever was published
+    # meanwhile is lost, so nothing cached before may be answered after.
+    client = get_redis_connection("default")
+    for entry in client.client_list(_type="pubsub"):
+        client.client_kill_filter(_id=entry["id"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert line.get(ME).status_code == 200
+
+    assert [q for q in queries.captured_queries if "authtoken_token" in q["sql"]]
+    assert line.get(ME).status_code == 200  # subscribes again, and loads the token afresh
+    with CaptureQueriesContext(connection) as queries:
+        assert line.get(ME).status_code == 200
+    assert not [q for q in queries.captured_queries if "authtoken_token" in q["sql"]]  # subscribed again
