@@ -17,7 +17,7 @@ SPANS = [
         "auth: token authentication (cache, else the user + roles query)",
         "core.authentication:TokenAuthentication.authenticate",
     ),
-    ("auth: token cache generation (Redis GET)", "core.authentication:TokenCache.current_generation"),
+    ("auth: token cache: read invalidations (socket poll)", "core.authentication:TokenCache.usable"),
     ("auth: token query (cache miss)", "core.authentication:token_load"),
     ("auth: role check", "core.permissions:HasRole.has_permission"),
     ("DRF: throttles", "rest_framework.views:APIView.check_throttles"),
