@@ -1,16 +1,30 @@
-"""Top-level routes: the API under /api/v1/, its schema and docs, health, metrics, admin."""
+"""Top-level routes: the API under /api/v1/, its schema and docs, health, metrics, admin, the pages."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from core.docs import RedocView, SchemaView, SwaggerView
+from mailings.selectors import mailing_status_counts, message_counts
+from orders.selectors import order_waiting_counts, stock_list
+from reports.dashboard import DashboardSources
+from reports.views import dashboard_view
 
 API_APPS = ["accounts", "registrations", "robots", "orders", "customers", "reports", "mailings"]
+
+# The dashboard belongs to reports, which may not import orders or mailings (DESIGN.md §3): this
+# module, which wires every app anyway, hands it their selectors.
+DASHBOARD_SOURCES = DashboardSources(
+    stock=stock_list,
+    waiting_orders=order_waiting_counts,
+    message_counts=message_counts,
+    mailing_counts=mailing_status_counts,
+)
 
 urlpatterns = [
     path("", include("core.urls")),
     path("", include("accounts.page_urls")),  # /login/, /logout/
     path("", include("registrations.page_urls")),  # /stats/ and its exports
+    path("dashboard/", dashboard_view, {"sources": DASHBOARD_SOURCES}, name="dashboard"),
     path("api/v1/", include([path("", include(f"{app}.urls")) for app in API_APPS])),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script as a file, so the page needs no inline script (CSP).

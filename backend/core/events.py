@@ -9,6 +9,12 @@ locks it holds, in the order they subscribed: what a handler writes commits or r
 with the change that caused it, and a handler that raises fails the publisher's
 transaction. A handler whose work must wait for the commit (a Celery task) queues it with
 `transaction.on_commit`, as any code does.
+
+Why not `django.dispatch`: a Signal keeps its receivers as weak references by default (a
+handler defined in a function silently disappears), passes untyped keyword arguments keyed by
+a sender, and its `send_robust` invites swallowing a handler's error; an event here is one
+typed value whose handlers are held for good and fail the transaction loudly. That takes the
+few lines below, so no library is worth it.
 """
 
 from collections import defaultdict

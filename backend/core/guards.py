@@ -3,8 +3,10 @@ that every edge of the platform takes.
 
 Strings. A control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) or half of
 a surrogate pair (U+D800–U+DFFF, which cannot even be encoded for PostgreSQL) has no meaning
-in a path parameter, a query parameter, a header, a cookie, a field name, a code, a login, an
-address or any other one-line value, and is refused there with a 400 naming the field. Tab,
+in a path parameter, a query parameter, a field name, a code, a login, an address or any
+other one-line value, and is refused there with a 400 naming the field. Headers and cookies
+are bytes (ISO-8859-1 text in WSGI): there the ASCII controls are refused, and bytes from
+0x80 up are text (RFC 9110 §5.5 obs-text; `header_text` reads them as UTF-8). Tab,
 line feed and carriage return have a meaning only in free text that a person writes in
 lines: the fields a view names in its `multiline_fields` (a mailing's `text`). Everything
 else of the kind is refused there too. The checks run once per request, at the edge:
@@ -36,6 +38,11 @@ from django.utils import timezone as django_timezone
 LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # The same, but tab, line feed and carriage return: free text written in lines.
 TEXT_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Header and cookie values arrive as ISO-8859-1 text (WSGI, PEP 3333): each byte one character,
+# so the UTF-8 of "МойКлиент" shows U+0080–U+009F characters that are not control characters
+# but bytes of text. RFC 9110 §5.5 allows those bytes (obs-text) in a field value and forbids
+# only the ASCII controls; so do we there.
+HEADER_FORBIDDEN = re.compile("[\x00-\x1f\x7f]")
 CONTROL_CHARACTER_CODE = "control_character"
 # Headers the platform acts on or records; X-Request-ID is replaced when not sane
 # (core.middleware), Host is checked against ALLOWED_HOSTS by Django.
@@ -46,6 +53,16 @@ def forbidden_character(value: str, *, multiline: bool = False) -> str | None:
     """The first character of `value` that has no meaning in it, or None."""
     match = (TEXT_FORBIDDEN if multiline else LINE_FORBIDDEN).search(value)
     return match.group() if match else None
+
+
+def header_text(value: str) -> str:
+    """A header or cookie value as the text its sender meant: the ISO-8859-1 characters WSGI
+    gives (PEP 3333) decoded as UTF-8 when they are UTF-8 (what clients send today), else as
+    they are."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def forbidden_character_message(character: str, *, multiline: bool = False) -> str:
@@ -168,12 +185,12 @@ class InputGuardMiddleware:
                     break
         for header in GUARDED_HEADERS:
             value = request.headers.get(header)
-            if value and (character := forbidden_character(value)):
-                problems.append(((header,), forbidden_character_message(character)))
+            if value and (match := HEADER_FORBIDDEN.search(value)):
+                problems.append(((header,), forbidden_character_message(match.group())))
         for cookie in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
             value = request.COOKIES.get(cookie)
-            if value and (character := forbidden_character(value)):
-                problems.append(((cookie,), forbidden_character_message(character)))
+            if value and (match := HEADER_FORBIDDEN.search(value)):
+                problems.append(((cookie,), forbidden_character_message(match.group())))
         if request.method in ("POST", "PUT", "PATCH") and not _is_api_view(view_func):
             problems.extend(_page_form_problems(request))
         if not problems:

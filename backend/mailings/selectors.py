@@ -7,7 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from core.filters import filterset_apply
 from core.selectors import get_or_404
 from mailings.filters import MailingFilter, MessageFilter
-from mailings.models import Mailing, Message, MessageStatus
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
 
 def message_count_annotations() -> dict:
@@ -57,3 +57,11 @@ def message_list(*, mailing_id: int | None = None, filters: Mapping | None = Non
     if filters is not None:
         queryset = filterset_apply(MessageFilter, filters, queryset)
     return queryset
+
+
+def mailing_status_counts() -> dict[str, int]:
+    """Mailings not deleted by status (every status present, zero included, in the order of
+    MailingStatus), one aggregate query."""
+    counts = dict.fromkeys(MailingStatus.values, 0)
+    counts.update(dict(mailing_list().order_by().values_list("status").annotate(n=Count("id"))))
+    return counts

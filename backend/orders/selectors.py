@@ -7,7 +7,7 @@ from django.db.models import Count, F, QuerySet
 from core.filters import filterset_apply
 from core.selectors import get_or_404
 from orders.filters import OrderFilter
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from robots.selectors import robot_list
 
 
@@ -33,4 +33,15 @@ def stock_list() -> QuerySet:
         .annotate(produced=Count("id"), reserved=Count("order"))
         .annotate(available=F("produced") - F("reserved"))
         .order_by("serial")
+    )
+
+
+def order_waiting_counts() -> list[tuple[str, int]]:
+    """(serial, orders waiting for a robot of it), by serial; serials nobody waits for are left
+    out. One aggregate query, answered from the partial index of the waiting orders."""
+    return list(
+        Order.objects.filter(status=OrderStatus.WAITING)
+        .order_by("robot_serial")
+        .values_list("robot_serial")
+        .annotate(count=Count("id"))
     )

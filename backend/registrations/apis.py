@@ -43,6 +43,10 @@ class AccountRegisterApi(APIView):
     throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "useradd"
 
+    def get_throttles(self):
+        """Only a POST asks for an account, so only a POST counts against the client's rate."""
+        return super().get_throttles() if self.request.method == "POST" else []
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=150)
         username = serializers.CharField(min_length=3, max_length=150, validators=[UnicodeUsernameValidator()])

@@ -24,6 +24,7 @@ from django_guid import get_guid
 
 from accounts.selectors import user_id_by_login
 from accounts.throttling import client_address
+from core.guards import header_text
 from registrations.masking import mask_email, mask_login, mask_phone
 from registrations.metrics import registration_request_observe
 from registrations.models import RegistrationOutcome, RegistrationRequest
@@ -32,6 +33,7 @@ from registrations.services import registration_request_log
 logger = logging.getLogger(__name__)
 
 USERADD_URL_NAME = "useradd"
+LOGGED_FIELDS = 20  # the rejected fields an entry keeps
 MALFORMED_CODES = {
     "parse_error",
     "unsupported_media_type",
@@ -49,7 +51,7 @@ def useradd_path() -> str:
 
 
 def outcome_for(status_code: int, code: str) -> str:
-    if 200 <= status_code < 300:
+    if status_code == 201:  # the one answer that made an account
         return RegistrationOutcome.CREATED
     if status_code == 429:
         return RegistrationOutcome.THROTTLED
@@ -117,7 +119,8 @@ class RegistrationRequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.rstrip("/") != useradd_path():
+        # OPTIONS asks what the endpoint takes, not for an account: it is no registration request.
+        if request.path_info.rstrip("/") != useradd_path() or request.method == "OPTIONS":
             return self.get_response(request)
         created_at = timezone.now()
         started = time.perf_counter()
@@ -139,6 +142,12 @@ class RegistrationRequestLogMiddleware:
         succeeded = 200 <= status_code < 300
         # Plain JSON (a DRF body holds ErrorDetail strings and ReturnDicts).
         errors = {} if succeeded else {k: v for k, v in body.items() if k in ("detail", "fields")}
+        if isinstance(errors.get("fields"), dict) and len(errors["fields"]) > LOGGED_FIELDS:
+            # A body may name thousands of unknown fields; the entry keeps the first ones and
+            # says how many more (an entry, and a /stats/ page, stay small).
+            fields = list(errors["fields"].items())
+            errors["fields"] = dict(fields[:LOGGED_FIELDS])
+            errors["more_fields"] = len(fields) - LOGGED_FIELDS
         username, email, phone = asked.get("username"), asked.get("email"), asked.get("phone")
         login = str(body.get("login", "")) if succeeded else ""
         return RegistrationRequest(
@@ -148,12 +157,12 @@ class RegistrationRequestLogMiddleware:
             duration_ms=round(duration_ms, 2),
             request_id=get_guid() or "",
             method=request.method or "",
-            error_codes=[] if succeeded else error_codes(body),
+            error_codes=[] if succeeded else error_codes(body)[:LOGGED_FIELDS],
             errors=json.loads(json.dumps(errors, default=str)),
             login=mask_login(username.strip()[:150] if isinstance(username, str) else ""),
             email_masked=mask_email(email if isinstance(email, str) else ""),
             phone_masked=mask_phone(phone if isinstance(phone, str | int) and not isinstance(phone, bool) else ""),
             client_address=client_address(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+            user_agent=header_text(request.META.get("HTTP_USER_AGENT", ""))[:200],
             user_id=user_id_by_login(login=login) if login else None,
         )

@@ -1,7 +1,5 @@
 """The registration request log's pages (server-rendered, no JavaScript): statistics and exports."""
 
-import functools
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,10 +7,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
 from rest_framework.exceptions import ValidationError
 
-from registrations.charts import OUTCOME_COLOURS, Chart
+from core.pages import readable_page
+from registrations.charts import OUTCOME_COLOURS, requests_chart
 from registrations.exports import export_text_lines, export_xlsx_file
 from registrations.models import RegistrationOutcome
 from registrations.selectors import (
@@ -30,22 +28,6 @@ DEFAULT_CHART_DAYS = 30
 RECENT_PER_PAGE = 25
 
 
-def readable_page(view):
-    """GET and HEAD read the page; OPTIONS says so (DESIGN.md §4); anything else is a 405."""
-
-    safe_view = require_safe(view)
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method == "OPTIONS":
-            response = HttpResponse(b"", content_type="text/plain")
-            response["Allow"] = "GET, HEAD, OPTIONS"
-            return response
-        return safe_view(request, *args, **kwargs)
-
-    return wrapper
-
-
 @never_cache
 @login_required
 @readable_page
@@ -59,7 +41,10 @@ def stats_view(request: HttpRequest) -> HttpResponse:
     days = filters.get("days") or DEFAULT_CHART_DAYS
     outcome = filters.get("outcome") or ""
     entries = registration_request_list(filters={"outcome": outcome})
-    page = Paginator(entries, RECENT_PER_PAGE).get_page(request.GET.get("page"))
+    # A page's forgiving paging (Django's get_page: anything unreadable is the first page), but
+    # in ASCII digits only: int() would read "٢" as 2 (DESIGN.md §4).
+    page_number = request.GET.get("page", "")
+    page = Paginator(entries, RECENT_PER_PAGE).get_page(page_number if page_number.isascii() else None)
     page.object_list = registration_request_views(page.object_list, reader=reader)
     stats = registration_stats()
     outcomes = [
@@ -69,7 +54,7 @@ def stats_view(request: HttpRequest) -> HttpResponse:
     context = {
         "stats": stats,
         "outcomes": outcomes,
-        "chart": Chart.build(registration_requests_per_day(days=days)),
+        "chart": requests_chart(registration_requests_per_day(days=days)),
         "chart_days": CHART_DAYS,
         "days": days,
         "outcome": outcome,

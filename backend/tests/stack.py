@@ -87,6 +87,7 @@ class Stack:
     redis_db: int = -1  # the test slot's by default
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+    gateway_url: str = ""  # our fake SMS gateway's, once start_fake_gateway ran
 
     def __post_init__(self) -> None:
         self.redis_url = self.redis_url or settings.REDIS_SERVER_URL
@@ -213,6 +214,16 @@ class Stack:
         self.extra_env.setdefault("FLOWER_PORT", str(free_port()))
         self.start("flower", [str(REPO_DIR / "worker" / "bin" / "flower")])
         self.wait_http(f"{self.flower_url}/healthcheck", "flower")
+
+    def start_fake_gateway(self, token: str = "e2e-token") -> None:
+        """Our fake SMS gateway (devtools/fake_gateway.py) on a free port; GATEWAY_URL and
+        GATEWAY_TOKEN point the processes started after it there."""
+        port = free_port()
+        self.gateway_url = f"http://127.0.0.1:{port}"
+        self.extra_env.update(GATEWAY_URL=self.gateway_url, GATEWAY_TOKEN=token)
+        argv = [sys.executable, "-m", "devtools.fake_gateway", "--port", str(port), "--token", token]
+        self.start("fake-gateway", argv)
+        wait_until(lambda: requests.get(f"{self.gateway_url}/health", timeout=1).ok, timeout=20, what="fake gateway")
 
     @property
     def flower_url(self) -> str:

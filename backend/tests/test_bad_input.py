@@ -147,7 +147,7 @@ def test_control_characters_in_form_fields_are_a_400_naming_them(catalog, client
     ("header", "value", "name"),
     [
         ("HTTP_IDEMPOTENCY_KEY", "key\x00", "Idempotency-Key"),
-        ("HTTP_IDEMPOTENCY_KEY", "key\x85", "Idempotency-Key"),
+        ("HTTP_IDEMPOTENCY_KEY", "key\x7f", "Idempotency-Key"),
         ("HTTP_USER_AGENT", "robot\x1b[31m", "User-Agent"),
         ("HTTP_X_FORWARDED_FOR", "10.0.0.1\x00", "X-Forwarded-For"),
     ],
@@ -158,6 +158,32 @@ def test_control_characters_in_the_headers_the_platform_reads_are_a_400(catalog,
     assert response.status_code == 400
     assert list(fields(response)) == [name]
     assert not Robot.objects.exists()
+
+
+def as_wsgi(text: str) -> str:
+    """A header value as WSGI hands it to Django: its UTF-8 bytes, one ISO-8859-1 character each."""
+    return text.encode().decode("latin-1")
+
+
+@pytest.mark.parametrize("agent", ["МойКлиент/1.0", "Agent — 1.0", "café"])
+def test_non_ascii_text_in_a_header_is_text_not_a_control_character(catalog, clients, settings, tmp_path, agent):
+    """UTF-8 bytes 0x80–0x9F look like C1 controls in WSGI's ISO-8859-1 (RFC 9110 obs-text)."""
+    from registrations.models import RegistrationRequest
+
+    settings.REGISTRATION_REQUEST_LOG_SPOOL_DIR = tmp_path / "spool"
+    robot = clients["production_line"].post("/api/v1/robots/", ROBOT, format="json", HTTP_USER_AGENT=as_wsgi(agent))
+    key = clients["production_line"].post(
+        "/api/v1/robots/", ROBOT, format="json", HTTP_IDEMPOTENCY_KEY=as_wsgi(f"k-{agent}")
+    )
+    useradd = Client().post(
+        "/api/v1/useradd/",
+        json.dumps({"name": "x", "username": "agent", "email": "agent@example.com"}),
+        content_type="application/json",
+        HTTP_USER_AGENT=as_wsgi(agent),
+    )
+
+    assert (robot.status_code, key.status_code, useradd.status_code) == (201, 201, 201)
+    assert RegistrationRequest.objects.get().user_agent == agent
 
 
 def test_a_control_character_in_the_token_is_a_400_not_a_database_error(catalog):
@@ -456,3 +482,29 @@ def test_a_page_form_field_with_a_control_character_is_a_400_naming_it(django_us
     assert refused.status_code == 400
     assert list(fields(refused)) == ["username"]
     assert signed_in.status_code == 302
+
+
+@pytest.mark.parametrize("parameter", ["page", "page_size"])
+@pytest.mark.parametrize("value", ["٢", "２", "0", "-1", "1e3", "02", " 2", "2.0", ""])
+def test_a_page_or_page_size_that_is_not_a_positive_ascii_number_is_a_400(catalog, clients, parameter, value):
+    response = clients["manager"].get("/api/v1/robot-models/", {parameter: value})
+
+    assert response.status_code == 400
+    assert list(fields(response)) == [parameter]
+
+
+def test_pages_are_numbered_from_1_the_last_is_last_and_past_it_is_a_404(catalog, clients):
+    for code in ("A1", "A2", "A3"):
+        robot_model_create(code=code, versions=["B1"])
+    manager = clients["manager"]
+
+    second = manager.get("/api/v1/robot-models/", {"page": "2", "page_size": "2"})
+    last = manager.get("/api/v1/robot-models/", {"page": "last", "page_size": "3"})
+    past = manager.get("/api/v1/robot-models/", {"page": "3", "page_size": "2"})
+    capped = manager.get("/api/v1/robot-models/", {"page_size": "100000"})
+
+    assert second.status_code == last.status_code == capped.status_code == 200
+    assert len(second.json()["results"]) == 2 and second.json()["previous"]
+    assert len(last.json()["results"]) == 1
+    assert past.status_code == 404
+    assert capped.json()["count"] == 4

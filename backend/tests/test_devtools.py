@@ -122,6 +122,39 @@ def test_a_server_that_does_not_answer_is_one_line_without_the_password(fresh_cl
     assert "s3cret" not in result.stderr
 
 
+def test_urls_without_a_port_mean_the_default_port(fresh_clone):
+    """postgres://host/db and redis://host/1 are on 5432 and 6379 (what libpq and redis-py assume)."""
+    from django.conf import settings
+
+    redis_server = urlsplit(settings.REDIS_SERVER_URL)
+    postgres = urlsplit(BASE_URL)
+    if (redis_server.port or 6379) != 6379 or (postgres.port or 5432) != 5432:
+        pytest.skip("the services of this run are not on their default ports")
+    database = postgres._replace(netloc=postgres.netloc.rsplit(":", 1)[0] if postgres.port else postgres.netloc)
+    (fresh_clone / ".env").write_text(
+        f"DATABASE_URL={urlunsplit(database)}\nCELERY_BROKER_URL=redis://{redis_server.hostname}/1\n"
+    )
+
+    result = bash("backend/bin/with-services true", cwd=fresh_clone)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_port_out_of_range_is_one_line_never_a_traceback(fresh_clone):
+    from django.conf import settings
+
+    (fresh_clone / ".env").write_text(
+        f"DATABASE_URL=postgres://r4c@127.0.0.1:99999/r4c\nCELERY_BROKER_URL={settings.REDIS_SERVER_URL}/0\n"
+    )
+
+    result = bash("backend/bin/with-services true", cwd=fresh_clone)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "PostgreSQL (postgres://r4c@127.0.0.1:99999/r4c) not answering" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- the database ------------------------------------------------------------------------
 @pytest.fixture
 def database_name():

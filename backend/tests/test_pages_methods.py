@@ -26,9 +26,16 @@ def page_paths() -> list[str]:
 
 
 def test_the_pages_checked_are_the_site_s_pages():
-    assert {"/docs/", "/redoc/", "/api/schema/", "/login/", "/logout/", "/stats/", "/stats/export.txt"} <= set(
-        page_paths()
-    )
+    assert {
+        "/docs/",
+        "/redoc/",
+        "/api/schema/",
+        "/login/",
+        "/logout/",
+        "/stats/",
+        "/stats/export.txt",
+        "/dashboard/",
+    } <= set(page_paths())
     assert {"/health/live", "/health/ready", "/metrics", "/admin/login/"} <= set(page_paths())
 
 

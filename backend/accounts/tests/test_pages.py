@@ -90,3 +90,21 @@ def test_a_locked_out_address_is_free_again_after_the_cool_off(user, client_addr
     AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
 
     assert client.post("/login/", {"username": "viewer", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
+def test_a_username_longer_than_any_account_is_a_failed_sign_in_not_a_500(user, path):
+    client = Client(raise_request_exception=False)
+
+    response = client.post(path, {"username": "x" * 300, "password": "wrong"})
+
+    assert response.status_code == 200  # the form again, saying the sign-in failed
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_username_longer_than_any_account_is_a_401_on_the_token_endpoint(user):
+    response = Client(raise_request_exception=False).post(
+        "/api/v1/auth/token/", {"username": "x" * 300, "password": "wrong"}, content_type="application/json"
+    )
+
+    assert response.status_code in (400, 401), response.content

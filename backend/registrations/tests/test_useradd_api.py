@@ -253,6 +253,29 @@ def test_a_client_over_its_rate_is_throttled_with_retry_after_and_logged(api_cli
     assert not User.objects.filter(username="user2").exists()
 
 
+def test_only_a_post_asks_for_an_account_options_is_not_logged_and_nothing_else_is_throttled(
+    api_client, settings, client_address
+):
+    set_useradd_rate(settings, "2/min")
+
+    options = [api_client.options(URL, REMOTE_ADDR=client_address).status_code for _ in range(5)]
+    reads = [api_client.get(URL, REMOTE_ADDR=client_address).status_code for _ in range(3)]
+    posts = [
+        post(
+            api_client,
+            {"name": f"U{i}", "username": f"user{i}", "email": f"u{i}@example.com"},
+            REMOTE_ADDR=client_address,
+        ).status_code
+        for i in range(2)
+    ]
+
+    assert options == [200] * 5
+    assert reads == [405] * 3  # logged as malformed, never counted against the rate
+    assert posts == [201, 201]
+    outcomes = sorted(RegistrationRequest.objects.values_list("method", "outcome"))
+    assert outcomes == [("GET", "malformed")] * 3 + [("POST", "created")] * 2
+
+
 def test_behind_nginx_the_client_is_the_address_nginx_saw(api_client, client_address):
     post(api_client, VALID, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, {client_address}")
 
@@ -313,3 +336,15 @@ def test_the_login_signs_in_in_any_case(api_client):
     for login in ("Ann.Lee", "ann.lee", "ANN.LEE"):
         response = api_client.post("/api/v1/auth/token/", {"username": login, "password": password})
         assert response.status_code == 200, login
+
+
+def test_a_body_with_thousands_of_unknown_fields_leaves_a_small_log_entry(api_client):
+    body = {**VALID, **{f"unknown{i}": i for i in range(5000)}}
+
+    response = post(api_client, body)
+
+    entry = only_log_entry()
+    assert response.status_code == 400
+    assert len(entry.error_codes) == 20
+    assert len(entry.errors["fields"]) == 20
+    assert entry.errors["more_fields"] == len(response.json()["fields"]) - 20

@@ -2,7 +2,6 @@
 statistics with their chart, download both exports. Everything through nginx to gunicorn."""
 
 import io
-from pathlib import Path
 
 import openpyxl
 import psycopg
@@ -10,9 +9,10 @@ import pytest
 import redis
 import requests
 
+from tests.e2e.browser import OUTPUT_DIR, browser_page, sign_in
+
 pytestmark = pytest.mark.e2e
 
-OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-results"
 ANN = {"name": "Ann Integrator", "username": "ann-e2e", "phone": "79161234567", "email": "ann.e2e@example.com"}
 
 
@@ -45,19 +45,9 @@ def test_sign_up_sign_in_see_the_statistics_and_download_both_exports(stack, bro
     assert sorted(row[0] for row in rows) == ["conflict", "created", "rejected", "rejected"]
     assert ("created", "7916*****67", "a***@e***.com", "127.0.0.1") in rows
 
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    console_errors = []
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    try:
+    with browser_page(browser) as (page, console_errors):
         # signed out: /stats/ sends us to the sign-in form
-        page.goto(f"{stack.nginx_url}/stats/")
-        assert "/login/" in page.url
-        page.fill("#id_username", credentials["login"])
-        page.fill("#id_password", credentials["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url("**/stats/")
+        sign_in(page, f"{stack.nginx_url}/stats/", login=credentials["login"], password=credentials["password"])
 
         assert page.inner_text("[data-figure=total]") == "4"
         assert page.inner_text("[data-figure=created]") == "1"
@@ -81,8 +71,6 @@ def test_sign_up_sign_in_see_the_statistics_and_download_both_exports(stack, bro
             page.click("text=Download .xlsx")
         xlsx_path = OUTPUT_DIR / "accounts-export.xlsx"
         xlsx_download.value.save_as(xlsx_path)
-    finally:
-        context.close()
 
     assert console_errors == [], console_errors
     lines = text_path.read_text(encoding="utf-8").splitlines()
