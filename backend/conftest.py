@@ -68,3 +68,11 @@ def _fresh_catalog_cache():
     from robots.services import catalog_cache
 
     catalog_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Tests roll their accounts back: no token of an earlier test is answered from memory."""
+    from core.authentication import token_cache
+
+    token_cache.reset()

@@ -5,7 +5,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from rest_framework.authtoken.models import Token
 
@@ -41,13 +41,31 @@ def api_token_create(*, username: str, role: Role) -> Token:
 
 
 def _taken_fields(*, username: str, email: str, phone: str) -> dict[str, list[str]]:
+    # One query for the three checks (each side of the OR is one of the unique indexes), at
+    # most one row per index. Compared as the unique indexes compare them: PostgreSQL's
+    # lower() on both sides.
+    wanted = Q(login=Lower(Value(username)))
+    if email:
+        wanted |= Q(address=Lower(Value(email)))
+    if phone:
+        wanted |= Q(phone=phone)
+    rows = list(
+        User.objects.alias(login=Lower("username"), address=Lower("email"))
+        .filter(wanted)
+        .annotate(
+            login_lower=Lower("username"),
+            address_lower=Lower("email"),
+            login_wanted=Lower(Value(username)),
+            address_wanted=Lower(Value(email)),
+        )
+        .values_list("login_lower", "address_lower", "phone", "login_wanted", "address_wanted")[:3]
+    )
     taken = {}
-    # Compared as the unique indexes compare them: PostgreSQL's lower() on both sides.
-    if User.objects.alias(login=Lower("username")).filter(login=Lower(Value(username))).exists():
+    if any(row[0] == row[3] for row in rows):
         taken["username"] = [TAKEN_MESSAGES["username"]]
-    if email and User.objects.alias(address=Lower("email")).filter(address=Lower(Value(email))).exists():
+    if email and any(row[1] == row[4] for row in rows):
         taken["email"] = [TAKEN_MESSAGES["email"]]
-    if phone and User.objects.filter(phone=phone).exists():
+    if phone and any(row[2] == phone for row in rows):
         taken["phone"] = [TAKEN_MESSAGES["phone"]]
     return taken
 

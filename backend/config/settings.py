@@ -114,6 +114,9 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's backend, with a health check that looks at the socket instead of sending SELECT 1
+# before each request's first query (core/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "core.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django-redis, failing open: with Redis away a cache read is a miss and a write is dropped (and
@@ -286,6 +289,12 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
+# --- API tokens -----------------------------------------------------------------------
+# Seconds a web process may answer from its own copy of a token, its account and roles
+# (core.authentication). Revocations and role changes are seen at once through Redis; this
+# bounds only changes made without Django's signals (a queryset update(), raw SQL). 0: off.
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=30)
 
 # --- Idempotency keys -----------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)  # seconds

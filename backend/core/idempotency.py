@@ -66,9 +66,9 @@ def idempotent(view_method):
                 return response
             response = view_method(view, request, *args, **kwargs)
             if 200 <= response.status_code < 300:
-                entry.response_status = response.status_code
-                entry.response_body = response.data
-                entry.save(update_fields=["response_status", "response_body"])
+                IdempotencyKey.objects.filter(pk=entry.pk).update(
+                    response_status=response.status_code, response_body=response.data
+                )
             else:
                 transaction.set_rollback(True)
             return response
@@ -76,25 +76,50 @@ def idempotent(view_method):
     return wrapper
 
 
+_claim_sql: str | None = None
+
+
+def _claim_statement() -> str:
+    """The claim's one statement, built once per process from the model's names."""
+    global _claim_sql
+    if _claim_sql is None:
+        quote = connection.ops.quote_name
+        fields = IdempotencyKey._meta
+        column = {name: quote(fields.get_field(name).column) for name in _CLAIM_FIELDS + _RESPONSE_FIELDS}
+        insert = ", ".join(column[name] for name in _CLAIM_FIELDS)
+        _claim_sql = (
+            f"INSERT INTO {quote(fields.db_table)} AS k ({insert}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT ({column['owner']}, {column['key']}) DO UPDATE SET "
+            + ", ".join(f"{column[name]} = EXCLUDED.{column[name]}" for name in _CLAIM_FIELDS[2:])
+            + "".join(f", {column[name]} = NULL" for name in _RESPONSE_FIELDS)
+            + f" WHERE k.{column['expires_at']} <= EXCLUDED.{column['created_at']} "
+            f"RETURNING k.{quote(fields.pk.column)}"
+        )
+    return _claim_sql
+
+
+_CLAIM_FIELDS = ("owner", "key", "fingerprint", "created_at", "expires_at")
+_RESPONSE_FIELDS = ("response_status", "response_body")
+
+
 def _claim(*, owner_id: int, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
-    """Inserts the key, or waits for a concurrent insert to commit and returns that row."""
+    """Inserts the key, or waits for a concurrent insert to commit and returns that row.
+
+    One statement when the key is new (the hot path): an expired row of the same key is
+    taken over in place (ON CONFLICT … DO UPDATE … WHERE expired), a live one is left alone
+    and read. ON CONFLICT blocks on a concurrent uncommitted insert of the same key, then
+    decides: exactly one request wins, the others read its committed result.
+    """
     now = timezone.now()
-    IdempotencyKey.objects.filter(owner_id=owner_id, key=key, expires_at__lte=now).delete()
-    quote = connection.ops.quote_name
-    fields = IdempotencyKey._meta
-    columns = [quote(fields.get_field(name).column) for name in ("owner", "key", "fingerprint", "created_at")]
-    columns.append(quote(fields.get_field("expires_at").column))
     with connection.cursor() as cursor:
-        # ON CONFLICT DO NOTHING blocks on a concurrent uncommitted insert of the same key,
-        # then skips: exactly one request wins, the others read its committed result.
         cursor.execute(
-            f"INSERT INTO {quote(fields.db_table)} ({', '.join(columns)}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-            f"ON CONFLICT ({', '.join(columns[:2])}) DO NOTHING RETURNING {quote(fields.pk.column)}",
+            _claim_statement(),
             [owner_id, key, fingerprint, now, now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL)],
         )
         inserted = cursor.fetchone()
-    entry = IdempotencyKey.objects.get(owner_id=owner_id, key=key)
-    return entry, inserted is not None
+    if inserted is not None:
+        return IdempotencyKey(pk=inserted[0], owner_id=owner_id, key=key, fingerprint=fingerprint), True
+    return IdempotencyKey.objects.get(owner_id=owner_id, key=key), False
 
 
 def idempotency_keys_purge(*, now=None) -> int:

@@ -26,7 +26,33 @@ def _lock_serials(serials: set[str]) -> None:
     """
     with connection.cursor() as cursor:
         for serial in sorted(serials):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"r4c:serial:{serial}"])
+            cursor.execute(LOCK_SQL, [f"r4c:serial:{serial}"])
+
+
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+_waiting_sql: str | None = None
+
+
+def _serials_waited_for(serials: list[str]) -> set[str]:
+    """Those of `serials` (sorted) for which an order waits, their locks taken first; one
+    round trip for the locks and the probe together (psycopg's pipeline), so a robot that no
+    order waits for costs the lock and an index probe (order_waiting_by_serial) and nothing
+    else. The probe is a statement of its own after the locks: in READ COMMITTED it then
+    sees every order committed by a transaction that held a lock before us."""
+    global _waiting_sql
+    if _waiting_sql is None:
+        quote = connection.ops.quote_name
+        meta = Order._meta
+        _waiting_sql = (
+            "SELECT s FROM unnest(%s::text[]) AS s WHERE EXISTS ("  # noqa: S608 (names from the model)
+            f"SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('robot_serial').column)} = s "
+            f"AND {quote(meta.get_field('status').column)} = %s)"
+        )
+    with connection.cursor() as cursor, cursor.cursor.connection.pipeline():
+        for serial in serials:
+            cursor.execute(LOCK_SQL, [f"r4c:serial:{serial}"])
+        cursor.execute(_waiting_sql, [serials, OrderStatus.WAITING.value])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
@@ -40,13 +66,11 @@ def orders_allocate(*, serials: set[str], limit: int) -> list[Order]:
     """
     if not serials:
         return []
-    _lock_serials(serials)
+    # Under the locks every order of the serial committed before them is visible: when none
+    # waits (most robots), the probe is all, in the locks' round trip.
+    waited_for = _serials_waited_for(sorted(serials))
     notified = []
-    for serial in sorted(serials):
-        # Under the lock every order of the serial committed before it is visible: when none
-        # waits (most robots), one probe of the partial index order_waiting_by_serial is all.
-        if not Order.objects.filter(robot_serial=serial, status=OrderStatus.WAITING).exists():
-            continue
+    for serial in sorted(waited_for):
         waiting = list(
             Order.objects.select_for_update(of=("self",))
             .filter(robot_serial=serial, status=OrderStatus.WAITING)

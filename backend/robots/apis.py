@@ -103,6 +103,21 @@ class RobotOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "serial", "model", "version", "created"]
 
 
+_created_field = serializers.DateTimeField()
+
+
+def robot_output(robot: Robot) -> dict:
+    """RobotOutputSerializer's answer built directly (the shape is fixed; tests compare the
+    two): the ingest's hot path skips building a serializer for every robot."""
+    return {
+        "id": robot.pk,
+        "serial": robot.serial,
+        "model": robot.model,
+        "version": robot.version,
+        "created": _created_field.to_representation(robot.created),
+    }
+
+
 class RobotListCreateApi(ListAPIView):
     """Managers list robots; a production line reports one finished robot."""
 
@@ -151,7 +166,7 @@ class RobotListCreateApi(ListAPIView):
     @idempotent
     def post(self, request):
         robot = services.robot_create(data=request.data)
-        return Response(RobotOutputSerializer(robot).data, status=status.HTTP_201_CREATED)
+        return Response(robot_output(robot), status=status.HTTP_201_CREATED)
 
 
 class RobotBatchCreateApi(APIView):

@@ -1,9 +1,18 @@
 """Robot models and versions (the catalog), and the robots the production lines report."""
 
+from datetime import UTC, datetime
+
 from django.core.validators import RegexValidator
 from django.db import models
 
+from core.guards import DEFAULT_EARLIEST_YEAR, DEFAULT_LATEST_YEAR
+
 CODE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9]{2}$", "A code is exactly two letters or digits.")
+# The instants core.guards lets a robot's `created` name: years 2000-2100 as the production
+# line writes them, with offsets up to ±14:00, i.e. from 2000-01-01 00:00+14:00 to the end of
+# 2100-12-31 at -14:00 in UTC.
+CREATED_EARLIEST = datetime(DEFAULT_EARLIEST_YEAR - 1, 12, 31, 10, tzinfo=UTC)
+CREATED_LATEST_EXCLUDED = datetime(DEFAULT_LATEST_YEAR + 1, 1, 1, 14, tzinfo=UTC)
 
 
 class RobotModel(models.Model):
@@ -57,6 +66,10 @@ class Robot(models.Model):
             models.CheckConstraint(
                 condition=models.Q(serial=models.functions.Concat("model", models.Value("-"), "version")),
                 name="robot_serial_is_model_dash_version",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(created__gte=CREATED_EARLIEST, created__lt=CREATED_LATEST_EXCLUDED),
+                name="robot_created_in_api_years",
             ),
         ]
         indexes = [

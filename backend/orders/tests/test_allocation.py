@@ -154,7 +154,96 @@ def test_a_robot_no_order_waits_for_costs_one_probe_of_the_orders(r2d2):
     with CaptureQueriesContext(connection) as queries:
         robot_create(data={"model": "C3", "version": other.code, "created": "2023-10-03 23:59:12"})
 
-    # then the orders were looked at once, by an EXISTS on the waiting orders, and nothing was locked
+    # then the orders were looked at once, by an EXISTS on the waiting orders, and no order was locked
     on_orders = [query["sql"] for query in queries if Order._meta.db_table in query["sql"]]
     assert len(on_orders) == 1, on_orders
-    assert "LIMIT 1" in on_orders[0] and "FOR UPDATE" not in on_orders[0]
+    assert "EXISTS" in on_orders[0] and "FOR UPDATE" not in on_orders[0]
+
+
+def _wait_for_a_lock_wait(what: str) -> None:
+    """Polls pg_locks until some session of this test waits for an advisory lock."""
+    from tests.stack import wait_until
+
+    def waiting() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    wait_until(waiting, timeout=10, interval=0.01, what=what)
+
+
+def _in_thread(action, results: dict, name: str) -> threading.Thread:
+    def run() -> None:
+        try:
+            results[name] = action()
+        except Exception as exc:
+            results[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_placed_while_a_robot_is_being_ingested_gets_that_robot(r2d2):
+    """The robot's transaction has inserted it and probed for waiting orders (none yet) but not
+    committed; an order placed then waits for the serial's lock, and finds the robot once the
+    robot's transaction commits."""
+    from django.db import transaction
+
+    results = {}
+    inserted, release = threading.Event(), threading.Event()
+
+    def ingest():
+        with transaction.atomic():
+            robot = robot_create(data=ROBOT)
+            inserted.set()
+            release.wait(10)
+        return robot
+
+    robot_thread = _in_thread(ingest, results, "robot")
+    assert inserted.wait(10)
+    order_thread = _in_thread(lambda: order_create(email="ann@example.com", robot_serial="R2-D2"), results, "order")
+    _wait_for_a_lock_wait("the order to wait for the robot's lock")
+    release.set()
+    robot_thread.join(10)
+    order_thread.join(10)
+
+    robot, order = results["robot"], results["order"]
+    assert isinstance(robot, Robot), robot
+    assert order.status == OrderStatus.NOTIFIED
+    assert order.robot_id == robot.pk
+    assert Email.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_robot_ingested_while_an_order_is_being_placed_goes_to_that_order(r2d2):
+    """The order's transaction has inserted it and found no robot but not committed; a robot
+    ingested then waits for the serial's lock, and sees the order once it commits."""
+    from django.db import transaction
+
+    results = {}
+    placed, release = threading.Event(), threading.Event()
+
+    def place():
+        with transaction.atomic():
+            order = order_create(email="ann@example.com", robot_serial="R2-D2")
+            placed.set()
+            release.wait(10)
+        return order
+
+    order_thread = _in_thread(place, results, "order")
+    assert placed.wait(10)
+    robot_thread = _in_thread(lambda: robot_create(data=ROBOT), results, "robot")
+    _wait_for_a_lock_wait("the robot to wait for the order's lock")
+    release.set()
+    order_thread.join(10)
+    robot_thread.join(10)
+
+    assert results["order"].status == OrderStatus.WAITING  # when it was placed
+    order = Order.objects.get()
+    assert order.status == OrderStatus.NOTIFIED
+    assert order.robot_id == results["robot"].pk
+    assert Email.objects.count() == 1

@@ -56,6 +56,43 @@ def test_bad_robots_get_a_400_naming_the_field(catalog, line, body, field, messa
     assert not Robot.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("created", "accepted"),
+    [
+        ("1999-12-31 23:59:59", False),
+        ("2000-01-01T00:00:00+14:00", True),  # the earliest instant the API takes
+        ("1999-12-31T23:59:59-14:00", False),
+        ("2101-01-01 00:00:00", False),
+    ],
+)
+def test_created_outside_the_api_years_is_a_400_and_the_database_agrees(catalog, line, created, accepted):
+    from django.db import IntegrityError, transaction
+
+    from robots.models import CREATED_EARLIEST, CREATED_LATEST_EXCLUDED
+    from robots.tests.factories import RobotFactory
+
+    response = line.post(URL, {**ROBOT, "created": created}, format="json")
+
+    assert (response.status_code == 201) is accepted, response.json()
+    if not accepted:
+        assert response.json()["fields"]["created"]
+    # The CHECK constraint robot_created_in_api_years takes exactly the instants the API takes.
+    for instant, allowed in (
+        (CREATED_EARLIEST, True),
+        (CREATED_EARLIEST - timedelta(microseconds=1), False),
+        (CREATED_LATEST_EXCLUDED - timedelta(microseconds=1), True),
+        (CREATED_LATEST_EXCLUDED, False),
+    ):
+        try:
+            with transaction.atomic():
+                RobotFactory(robot_version=catalog[0], created=instant)
+        except IntegrityError as exc:
+            assert not allowed, instant
+            assert "robot_created_in_api_years" in str(exc)
+        else:
+            assert allowed, instant
+
+
 def test_a_robot_from_the_future_is_refused_but_clock_skew_is_tolerated(catalog, line):
     soon = timezone.localtime() + timedelta(minutes=2)
     later = timezone.localtime() + timedelta(hours=1)
@@ -191,3 +228,12 @@ def test_a_version_deleted_since_the_catalog_was_cached_is_a_400_naming_it(catal
     assert response.status_code == 400
     assert response.json()["fields"] == {"version": ["Model 'R2' has no version 'A1'."]}
     assert catalog_cache.get()[1] is False  # read afresh, and kept
+
+
+def test_the_ingest_answer_is_the_output_serializers(catalog, line):
+    from robots.apis import RobotOutputSerializer
+
+    for created in ("2023-10-03 23:59:12", "2023-10-03T20:59:12.123456Z", "2000-01-01T00:00:00+14:00"):
+        body = line.post(URL, {**ROBOT, "created": created}, format="json").json()
+
+        assert body == RobotOutputSerializer(Robot.objects.get(pk=body["id"])).data

@@ -1,0 +1,57 @@
+"""The health check of core.postgresql: no round trip for a live connection, a fresh one for a dead one."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from tests.stack import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _in_another_session(sql: str, params: list) -> None:
+    def run() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(sql, params)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+
+
+def test_a_live_connection_is_kept_without_a_statement(monkeypatch):
+    pid = _backend_pid()
+
+    def select_1(self):
+        raise AssertionError("the health check sent SELECT 1")
+
+    monkeypatch.setattr(type(connections["default"]), "is_usable", select_1)
+    connection.health_check_done = False
+
+    connection.close_if_health_check_failed()
+
+    assert connection.health_check_enabled
+    assert connection.connection is not None
+    assert _backend_pid() == pid
+
+
+def test_a_connection_whose_server_side_ended_is_replaced():
+    pid = _backend_pid()
+    _in_another_session("SELECT pg_terminate_backend(%s)", [pid])
+    wait_until(lambda: not connection.socket_is_idle(), timeout=10, interval=0.01, what="the socket to show the end")
+    connection.health_check_done = False
+
+    connection.close_if_health_check_failed()
+
+    assert connection.connection is None
+    assert _backend_pid() != pid
