@@ -15,10 +15,15 @@ def _inspect(stack: Stack):
     return Celery(broker=stack.broker_url).control.inspect(timeout=2)
 
 
-def ticks_taken(stack: Stack) -> int:
-    """How many beat ticks the mailing worker has taken up since it started (Celery's own count)."""
+def tasks_taken(stack: Stack, name: str) -> int:
+    """How many tasks `name` the workers have taken up since they started (Celery's own count)."""
     stats = _inspect(stack).stats() or {}
-    return sum(worker.get("total", {}).get(TICK, 0) for worker in stats.values())
+    return sum(worker.get("total", {}).get(name, 0) for worker in stats.values())
+
+
+def ticks_taken(stack: Stack) -> int:
+    """How many beat ticks the mailing worker has taken up since it started."""
+    return tasks_taken(stack, TICK)
 
 
 def wait_ticks(stack: Stack, ticks: int, timeout: float = 30) -> None:

@@ -126,20 +126,19 @@ def load_customers(ctx, sizes: list[int]) -> None:
 def platform_run(ctx, api, tag: str, count: int, processes: int) -> dict:
     """One mailing to the customers tagged `tag`, sent by `processes` worker processes."""
     import psycopg
-    import redis
     from django.utils import timezone
 
     from tables import children, process_memory_kib
+    from tests.mailing_workers import SENDER, tasks_taken
     from tests.stack import wait_until
 
     stack = ctx.stack
     stack.extra_env["MAILING_WORKER_CONCURRENCY"] = str(processes)
     stack.start_worker("mailing-worker", "mailing-worker")
-    broker = redis.Redis.from_url(stack.broker_url, decode_responses=True)
 
     def send_tasks() -> int:
-        counts = broker.hgetall("r4c:metrics:celery_tasks")
-        return sum(int(v) for k, v in counts.items() if k.startswith("mailings.tasks.mailing_send_task|"))
+        """The send tasks the mailing worker has taken up since it started (Celery's own count)."""
+        return tasks_taken(stack, SENDER)
 
     try:
         worker_pid = stack.processes["mailing-worker"].popen.pid
