@@ -5,7 +5,6 @@ worker SIGKILL and a Redis restart; the fake gateway's own record of every call 
 no message id was ever accepted twice."""
 
 import signal
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -13,19 +12,16 @@ import pytest
 
 from tests.fake_gateway import FakeGatewayControl
 from tests.mailing_workers import mailing_stats, senders_idle, ticks_taken, wait_ticks
-from tests.stack import BACKEND_DIR, deployed_stack, free_port, wait_until
+from tests.stack import BACKEND_DIR, deployed_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def campaign_stack(redis_server):
-    gateway_port = free_port()
     extra_env = {
         "PYTHONPATH": str(BACKEND_DIR),
         "CACHE_URL": f"{redis_server.url}/1",
-        "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-        "GATEWAY_TOKEN": "campaign",
         "GATEWAY_TIMEOUT": "2",
         "GATEWAY_BREAKER_COOLDOWN": "0.5",
         "GATEWAY_BREAKER_MAX_COOLDOWN": "2",
@@ -38,12 +34,8 @@ def campaign_stack(redis_server):
         "MAILING_ERROR_MIN_ANSWERS": "10",
     }
     with deployed_stack(redis_url=redis_server.url, redis_db=0, extra_env=extra_env) as stack:
-        stack.start(
-            "fake-gateway",
-            [sys.executable, "-m", "devtools.fake_gateway", "--port", str(gateway_port), "--token", "campaign"],
-        )
-        stack.gateway = FakeGatewayControl(f"http://127.0.0.1:{gateway_port}")
-        stack.gateway.wait_ready()
+        stack.start_fake_gateway(token="campaign")  # points the processes started after it there
+        stack.gateway = FakeGatewayControl(stack.gateway_url)
         stack.start_web()
         stack.start_worker("mailing-worker", "mailing-worker")
         stack.start_beat()
