@@ -216,7 +216,7 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
     """Every outcome of a chunk in a handful of UPDATEs, grouped by what they write."""
     sent: list[int] = []
     failed: dict[str, list[int]] = defaultdict(list)
-    retry: dict[tuple[str, float | None], list[int]] = defaultdict(list)
+    retry: dict[tuple[str, float | None, bool], list[int]] = defaultdict(list)
     deferred: dict[tuple[str, float], list[int]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.result == gateway_client.SENT:
@@ -224,7 +224,9 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
         elif outcome.result == gateway_client.FAILED:
             failed[outcome.error].append(outcome.message_id)
         elif outcome.result == gateway_client.RETRY:
-            retry[(outcome.error, outcome.retry_at)].append(outcome.message_id)
+            retry[(outcome.error, outcome.retry_at, outcome.kind == gateway_client.KIND_MAILING_END)].append(
+                outcome.message_id
+            )
         else:
             deferred[(outcome.error, outcome.retry_at or clock.time())].append(outcome.message_id)
     result.sent = len(sent)
@@ -239,14 +241,15 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
         )
     for error, ids in failed.items():
         Message.objects.filter(pk__in=ids).update(status=MessageStatus.FAILED, last_error=error[:500], **tried)
-    for (error, retry_at), ids in retry.items():
+    for (error, retry_at, cut_by_end), ids in retry.items():
         # core.jobs' back-off, per message, in SQL; never before the moment a Retry-After
         # asked for (PostgreSQL's greatest() passes over a NULL).
         backoff = backoff_interval_expression(
             F("attempts") + 1, base=settings.MAILING_RETRY_BASE_SECONDS, cap=settings.MAILING_RETRY_MAX_SECONDS
         )
         Message.objects.filter(pk__in=ids).update(
-            last_error=error[:500],
+            # A call the mailing's end cut short keeps what the gateway last answered.
+            last_error=_gateway_answer_kept(error) if cut_by_end else error[:500],
             next_attempt_at=Greatest(Now() + backoff, Value(_moment(retry_at), output_field=DateTimeField())),
             **tried,
         )
@@ -254,12 +257,13 @@ def _record(outcomes: list[gateway_client.Outcome], result: ChunkResult) -> None
         # No call was made: what the gateway last answered stays the message's last_error
         # (an expired message says why it was never sent); the reason is kept otherwise.
         Message.objects.filter(pk__in=ids).update(
-            next_attempt_at=_moment(retry_at),
-            updated_at=Now(),
-            last_error=Case(
-                When(Q(attempts__gt=0) & ~Q(last_error=""), then=F("last_error")), default=Value(error[:500])
-            ),
+            next_attempt_at=_moment(retry_at), updated_at=Now(), last_error=_gateway_answer_kept(error)
         )
+
+
+def _gateway_answer_kept(error: str) -> Case:
+    """The message's last_error when it has one from the gateway, `error` otherwise."""
+    return Case(When(Q(attempts__gt=0) & ~Q(last_error=""), then=F("last_error")), default=Value(error[:500]))
 
 
 def _answers_record(mailing: Mailing, outcomes: list[gateway_client.Outcome]) -> str | None:
@@ -278,7 +282,9 @@ def _answers_record(mailing: Mailing, outcomes: list[gateway_client.Outcome]) ->
     answers = "".join(
         "1" if outcome.result == gateway_client.SENT else "0"
         for outcome in outcomes
-        if outcome.result != gateway_client.DEFERRED and outcome.retry_at is None
+        if outcome.result != gateway_client.DEFERRED
+        and outcome.retry_at is None
+        and outcome.kind != gateway_client.KIND_MAILING_END
     )
     this = Mailing.objects.filter(pk=mailing.pk)
     if not threshold or not answers:

@@ -61,6 +61,9 @@ KIND_TOO_LARGE = "too_large"  # an answer longer than GATEWAY_MAX_ANSWER_BYTES
 KIND_TIMEOUT = "timeout"  # no answer within the timeout
 KIND_SLOW_ANSWER = "slow_answer"  # the answer began but did not end within the timeout
 KIND_CONNECTION_ERROR = "connection_error"  # refused, reset, closed without an answer
+# The mailing's end came while the call waited (its budget was cut to the time left): no
+# sign of the gateway's health, and the message keeps what the gateway last answered.
+KIND_MAILING_END = "mailing_end"
 
 MISSING = object()
 
@@ -339,8 +342,14 @@ class Gateway:
             return held or Outcome(message.id, DEFERRED, "the mailing's end has come", retry_at=deadline)
         started = time.perf_counter()
         outcome = await self._call(session, message, min(self.timeout, remaining))
+        if remaining < self.timeout and outcome.kind in (KIND_TIMEOUT, KIND_SLOW_ANSWER):
+            outcome = Outcome(
+                message.id, RETRY, f"the mailing's end came during the call ({outcome.error})", kind=KIND_MAILING_END
+            )
         recorder.observe(time.perf_counter() - started, outcome.kind)
-        if outcome.retry_at is not None:
+        if outcome.kind == KIND_MAILING_END:
+            self.breaker.probing = False  # cut short by us: it says nothing of the gateway
+        elif outcome.retry_at is not None:
             # A Retry-After: every worker waits, and it is no sign of a dead gateway.
             await self.hold.extend(outcome.retry_at)
             self.breaker.probing = False

@@ -204,6 +204,29 @@ def test_an_odd_answer_is_never_recorded_as_sent(make_customers, fake_gateway, a
     assert fake_gateway.deliveries() == {}
 
 
+def test_a_call_the_mailings_end_cuts_short_keeps_the_gateways_last_answer(make_customers, fake_gateway, settings):
+    # given a message the gateway answered with a non-JSON 200 once, and a gateway that now
+    # answers in 2 s, with the mailing's end 0.3 s away
+    make_customers(1)
+    fake_gateway.faults(answer="not_json")
+    mailing = _mailing()
+    dispatcher.mailing_start(mailing_id=mailing.pk)
+    dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+    Message.objects.filter(mailing=mailing).update(next_attempt_at=timezone.now())
+    fake_gateway.faults(latency_ms=2000)
+    Mailing.objects.filter(pk=mailing.pk).update(end_at=timezone.now() + timedelta(seconds=0.3))
+
+    # when a sender tries it again
+    result = dispatcher.mailing_send_chunk(mailing_id=mailing.pk)
+
+    # then the second call counts as an attempt, and the message still says what the gateway
+    # answered, not that our own deadline cut the wait
+    message = mailing.messages.get()
+    assert (result.claimed, result.retried) == (1, 1)
+    assert message.attempts == 2
+    assert message.last_error.startswith("HTTP 200 but not JSON")
+
+
 def test_a_dead_gateway_opens_the_circuit_and_is_probed_not_hammered(make_customers, fake_gateway, settings):
     settings.GATEWAY_BREAKER_COOLDOWN = 30
     settings.GATEWAY_CONCURRENCY = 5

@@ -204,6 +204,23 @@ def test_no_call_starts_after_the_deadline(fake_gateway):
     assert fake_gateway.stats()["outcomes"] == {}
 
 
+def test_a_call_the_deadline_cuts_short_says_so_and_does_not_count_against_the_gateway(fake_gateway, settings):
+    # given a gateway that answers in 2 s, and a mailing whose end comes in 0.3 s
+    settings.GATEWAY_TIMEOUT = 5.0
+    gateway_client.gateway_reset()
+    fake_gateway.faults(latency_ms=2000)
+    client = gateway()
+
+    # when a message is sent
+    [outcome] = client.send_many(_messages(1), deadline=time.time() + 0.3)
+
+    # then the call was made and cut at the end: a retry that names the end, not a timeout
+    # of the gateway, and the breaker counted nothing
+    assert (outcome.result, outcome.kind) == (RETRY, "mailing_end")
+    assert outcome.error.startswith("the mailing's end came during the call (timeout after 0.")
+    assert list(client.breaker.window) == []
+
+
 def _send_from_a_process(start: int, n: int, at_fraction: float | None, results) -> None:
     gateway_client.gateway_reset()  # the parent's client belongs to the parent
     if at_fraction is not None:  # start at this fraction of a wall-clock second
