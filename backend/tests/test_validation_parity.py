@@ -72,7 +72,7 @@ CHECKED_FIRST = {
     "core_idempotencykey_response_status_check": internal("an HTTP status code"),
     "core_idempotencykey.owner_id -> accounts_user": internal("the authenticated caller"),
     # customers
-    "customers_customer_phone_number_key": CUSTOMER_CONFLICT,
+    "customer_phone_number_unique": CUSTOMER_CONFLICT,
     "customer_email_unique_case_insensitive": CUSTOMER_CONFLICT,
     "customer_has_email_or_phone": "customers/tests/test_apis.py::test_a_customer_without_email_and_phone_is_refused",
     "customer_phone_is_7_and_10_digits": PHONE_NORMALISER,

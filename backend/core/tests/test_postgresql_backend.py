@@ -1,4 +1,5 @@
-"""The health check of core.postgresql: no round trip for a live connection, a fresh one for a dead one."""
+"""core.postgresql: the health check (no round trip for a live connection, a fresh one for a
+dead one) and the compiled timestamptz loader."""
 
 import threading
 
@@ -55,3 +56,29 @@ def test_a_connection_whose_server_side_ended_is_replaced():
 
     assert connection.connection is None
     assert _backend_pid() != pid
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-01-02 03:04:05.123456+05",
+        "2000-01-01 00:00:00+00",
+        "2100-12-31 23:59:59.999999-14",
+        "1999-12-31 21:30:00+05:30",
+    ],
+)
+def test_timestamps_are_read_by_the_compiled_loader_with_djangos_answers(written):
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+    from psycopg.pq import Format
+
+    from core.postgresql.base import TIMESTAMPTZ_OID, FastTzLoader
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz, %s::timestamptz::text", [written, written])
+        value, text = cursor.fetchone()
+        django_loader = type("DjangoLoader", (BaseTzLoader,), {"timezone": connection.timezone})
+        expected = django_loader(TIMESTAMPTZ_OID, cursor.cursor).load(text.encode())
+        loader = cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+
+    assert issubclass(loader, FastTzLoader) and loader.timezone == connection.timezone
+    assert value == expected and value.tzinfo is expected.tzinfo
