@@ -43,6 +43,16 @@ class RobotModelListApi(ListAPIView):
         name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
         versions = serializers.ListField(child=serializers.CharField(max_length=2), required=False, default=list)
 
+        def validate_versions(self, versions: list[str]) -> list[str]:
+            """A version given twice is the client's mistake (a 400 naming it), not a conflict
+            with the catalog (the 409 the second insert would meet)."""
+            first = {}
+            for index, code in enumerate(versions):
+                if code in first:
+                    raise serializers.ValidationError({index: [f"Given twice (also at {first[code]})."]})
+                first[code] = index
+            return versions
+
     def get_queryset(self):
         return selectors.robot_model_list()
 

@@ -30,6 +30,14 @@ def test_duplicates_in_the_catalog_are_409s(manager, catalog):
     assert manager.post("/api/v1/robot-models/R2/versions/", {"code": "D2"}, format="json").status_code == 409
 
 
+def test_a_version_given_twice_is_a_400_naming_it_and_nothing_is_added(manager):
+    response = manager.post("/api/v1/robot-models/", {"code": "R2", "versions": ["D2", "A1", "D2"]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"versions": {"2": ["Given twice (also at 0)."]}}
+    assert not RobotModel.objects.exists()
+
+
 @pytest.mark.parametrize("code", ["R", "R2D", "R-", "Ж2"])
 def test_codes_are_exactly_two_letters_or_digits(manager, code):
     response = manager.post("/api/v1/robot-models/", {"code": code}, format="json")
