@@ -60,7 +60,7 @@ bench-deps: venv
 	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r bench/requirements.txt
 
 fuzz: venv system-deps ## the schema fuzzing of `make test`, longer (FUZZ_EXAMPLES per operation, default 200)
-	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} ../backend/bin/with-services $(BIN)/pytest tests/e2e/test_schema_fuzz.py $(PYTEST_ARGS)
+	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} LEGACY_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} ../backend/bin/with-services $(BIN)/pytest tests/e2e/test_schema_fuzz.py $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint and format), missing migrations, known vulnerabilities in the locked packages
 	$(BIN)/ruff check backend bench
