@@ -472,7 +472,7 @@ ARRAY_PARAMETER = "string_to_array(%s, E'\\n')"
 def _array_parameter(values: Iterable[str]) -> str:
     """`values` as the one parameter of ARRAY_PARAMETER (a text[] there). Raises ValueError
     for a value holding a line break (an imported row never does: control characters are
-    refused before)."""
+    refused before) and for a lone empty value (it would come back as no value)."""
     values = list(values)
     joined = "\n".join(values)
     if joined.count("\n") != max(len(values) - 1, 0) or values == [""]:
