@@ -17,7 +17,7 @@ values = st.lists(st.text(st.characters(exclude_characters="\n\x00", codec="utf-
 @given(values)
 def test_an_array_parameter_reaches_postgresql_unchanged(given_values):
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {ARRAY_PARAMETER}", [_array_parameter(given_values)])  # noqa: S608
+        cursor.execute(f"SELECT {ARRAY_PARAMETER}", [_array_parameter(given_values)])
         assert cursor.fetchone()[0] == given_values
 
 
