@@ -560,7 +560,8 @@ def _stored_matching(phones: list[str], email_keys: list[str]) -> list[Customer]
     unique, so it changes no answer) cannot be turned into a join. Written as one OR of two
     IN lists, PostgreSQL's default costs scan the whole table for a batch's 1,750 keys
     once it holds ~100,000 customers (20-80 ms a batch, growing with the table). The probes
-    only find the ids; the rows are locked by id, in one order whatever the file's, so two
+    only find the ids; the rows are then locked by id (one more probe each, in id order),
+    in one order whatever the file's, so two
     imports (or an import and the API) touching the same customers wait for each other
     instead of deadlocking."""
     quote = connection.ops.quote_name
@@ -570,14 +571,14 @@ def _stored_matching(phones: list[str], email_keys: list[str]) -> list[Customer]
     columns = ", ".join(f"found.{quote(field.column)}" for field in meta.concrete_fields)
     phone, email = (quote(meta.get_field(name).column) for name in ("phone_number", "email"))
     sql = (
-        f"SELECT {columns}, lower(found.{email}) AS email_key FROM {table} AS found "  # noqa: S608 (names from the model)
-        f"WHERE found.{pk} IN ("
+        f"SELECT {columns}, lower(found.{email}) AS email_key FROM ("  # noqa: S608 (names from the model)
         f"SELECT matched.{pk} FROM unnest({ARRAY_PARAMETER}) AS wanted(phone) CROSS JOIN LATERAL "
         f"(SELECT {pk} FROM {table} WHERE {phone} = wanted.phone LIMIT 1) AS matched "
         "UNION "
         f"SELECT matched.{pk} FROM unnest({ARRAY_PARAMETER}) AS wanted(email_key) CROSS JOIN LATERAL "
-        f"(SELECT {pk} FROM {table} WHERE lower({email}) = wanted.email_key LIMIT 1) AS matched"
-        f") ORDER BY found.{pk} FOR UPDATE OF found"
+        f"(SELECT {pk} FROM {table} WHERE lower({email}) = wanted.email_key LIMIT 1) AS matched "
+        f"ORDER BY 1) AS ids CROSS JOIN LATERAL "
+        f"(SELECT * FROM {table} WHERE {pk} = ids.{pk} LIMIT 1 FOR UPDATE) AS found"
     )
     return list(Customer.objects.raw(sql, [_array_parameter(phones), _array_parameter(email_keys)]))
 
