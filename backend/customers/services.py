@@ -658,6 +658,10 @@ def _customers_write(
     one of them (a concurrent write took an e-mail, two rows swapped one), row by row in
     savepoints instead, so only the refused rows fail. Returns (created, updated)."""
     fields = [*CUSTOMER_FIELDS, "updated_at"]
+    # New customers go in in phone order whatever the file's: two imports (or an import and
+    # the API) adding the same phones then wait for each other's first one instead of each
+    # holding a phone the other waits for (a deadlock that failed the attempt).
+    creates = sorted(creates, key=lambda pair: (pair[1].phone_number is None, pair[1].phone_number or ""))
     try:
         with transaction.atomic():
             if creates:

@@ -1,6 +1,6 @@
-"""The customer import locks the stored customers it matched in one order (by id), whatever
-the order of the file, so two imports touching the same customers wait for each other
-instead of deadlocking."""
+"""The customer import locks the stored customers it matched in one order (by id) and inserts
+new ones in phone order, whatever the order of the file, so two imports touching the same
+customers wait for each other instead of deadlocking."""
 
 import threading
 import time
@@ -8,9 +8,11 @@ import time
 import psycopg
 import pytest
 from django.db import connection, connections, transaction
+from django.utils import timezone
 
+from customers.import_files import Row
 from customers.models import Customer
-from customers.services import _stored_matching
+from customers.services import _customers_write, _RowErrors, _stored_matching, customer_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,6 +22,17 @@ def _other_connection() -> psycopg.Connection:
     params.pop("context", None)
     params.pop("cursor_factory", None)
     return psycopg.connect(**params, autocommit=False)
+
+
+def _wait_until_waiting_for_a_lock(observer: psycopg.Connection, pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if pids:
+            row = observer.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pids[0]]).fetchone()
+            if row and row[0] == "Lock":
+                return
+        time.sleep(0.02)
+    pytest.fail("the import never waited for the locked customer")
 
 
 def test_matched_customers_are_locked_by_id_whatever_the_order_of_the_file():
@@ -43,17 +56,7 @@ def test_matched_customers_are_locked_by_id_whatever_the_order_of_the_file():
     thread.start()
     try:
         # when the import waits for the lower id
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if waiting:
-                row = holder.execute(
-                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [waiting[0]]
-                ).fetchone()
-                if row and row[0] == "Lock":
-                    break
-            time.sleep(0.02)
-        else:
-            pytest.fail("the import never waited for the locked customer")
+        _wait_until_waiting_for_a_lock(holder, waiting)
 
         # then it holds no lock on the higher id yet: a transaction locking in id order can take it
         probe = _other_connection()
@@ -62,6 +65,50 @@ def test_matched_customers_are_locked_by_id_whatever_the_order_of_the_file():
         finally:
             probe.close()
         assert locked == [(high.pk,)]
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join()
+
+
+def test_new_customers_are_inserted_in_phone_order_whatever_the_order_of_the_file():
+    # given another transaction that has inserted (not committed) a customer with the lower phone
+    holder = _other_connection()
+    table = Customer._meta.db_table
+    insert = (
+        f"INSERT INTO {table} (phone_number, email, operator_code, tag, timezone, created_at, updated_at) "
+        "VALUES (%s, NULL, '', '', 'UTC', now(), now()) ON CONFLICT DO NOTHING"
+    )
+    holder.execute(insert, ["79120000001"])
+    waiting = []
+
+    def import_batch():  # a batch naming the higher phone first (the file's order)
+        creates = []
+        for number, phone in ((2, "79120000002"), (3, "79120000001")):
+            customer = customer_build(phone_number=phone)
+            customer.created_at = customer.updated_at = timezone.now()
+            creates.append((Row(number=number, values={"phone_number": phone}), customer))
+        try:
+            with transaction.atomic():
+                waiting.append(connection.connection.info.backend_pid)
+                _customers_write(creates, [], _RowErrors())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=import_batch)
+    thread.start()
+    try:
+        # when the import waits for the lower phone
+        _wait_until_waiting_for_a_lock(holder, waiting)
+
+        # then it has not taken the higher phone yet: another writer in phone order can insert it
+        probe = _other_connection()
+        try:
+            probe.execute("SET lock_timeout = '200ms'")
+            probe.execute(insert, ["79120000002"])
+            probe.rollback()
+        finally:
+            probe.close()
     finally:
         holder.rollback()
         holder.close()
