@@ -64,6 +64,8 @@ KIND_CONNECTION_ERROR = "connection_error"  # refused, reset, closed without an 
 # The mailing's end came while the call waited (its budget was cut to the time left): no
 # sign of the gateway's health, and the message keeps what the gateway last answered.
 KIND_MAILING_END = "mailing_end"
+# How early the event loop's timer may end a wait cut to the mailing's end (clock granularity).
+DEADLINE_SLACK = 0.05
 
 MISSING = object()
 
@@ -342,7 +344,13 @@ class Gateway:
             return held or Outcome(message.id, DEFERRED, "the mailing's end has come", retry_at=deadline)
         started = time.perf_counter()
         outcome = await self._call(session, message, min(self.timeout, remaining))
-        if remaining < self.timeout and outcome.kind in (KIND_TIMEOUT, KIND_SLOW_ANSWER):
+        # Only a wait that lasted until the end: a connect timeout (GATEWAY_CONNECT_TIMEOUT)
+        # inside a shortened budget is the gateway's, as it would be earlier in the mailing.
+        if (
+            remaining < self.timeout
+            and outcome.kind in (KIND_TIMEOUT, KIND_SLOW_ANSWER)
+            and time.time() >= deadline - DEADLINE_SLACK
+        ):
             outcome = Outcome(
                 message.id, RETRY, f"the mailing's end came during the call ({outcome.error})", kind=KIND_MAILING_END
             )

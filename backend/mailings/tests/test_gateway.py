@@ -2,6 +2,7 @@
 the answer's size cap, timeouts, the shared rate limit, the breaker."""
 
 import multiprocessing
+import socket
 import time
 import tracemalloc
 from email.utils import formatdate
@@ -219,6 +220,37 @@ def test_a_call_the_deadline_cuts_short_says_so_and_does_not_count_against_the_g
     assert (outcome.result, outcome.kind) == (RETRY, "mailing_end")
     assert outcome.error.startswith("the mailing's end came during the call (timeout after 0.")
     assert list(client.breaker.window) == []
+
+
+def test_a_connect_timeout_before_the_mailings_end_is_the_gateways_not_the_end(settings):
+    # given a gateway that never completes a connection (its listen backlog is full, so the
+    # SYN is dropped), a connect timeout of 0.3 s, and a mailing whose end is 3 s away
+    # (less than GATEWAY_TIMEOUT, so the call's budget is cut to the time left)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    settings.GATEWAY_URL = f"http://127.0.0.1:{port}"
+    settings.GATEWAY_TIMEOUT = 5.0
+    settings.GATEWAY_CONNECT_TIMEOUT = 0.3
+    gateway_client.gateway_reset()
+    client = gateway()
+    try:
+        # when a message is sent
+        [outcome] = client.send_many(_messages(1), deadline=time.time() + 3)
+    finally:
+        for sock in (server, *fillers):
+            sock.close()
+
+    # then it is the gateway's timeout, held against the gateway, not the mailing's end
+    assert (outcome.result, outcome.kind) == (RETRY, "timeout")
+    assert list(client.breaker.window) == [False]
 
 
 def _send_from_a_process(start: int, n: int, at_fraction: float | None, results) -> None:
