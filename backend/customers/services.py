@@ -561,9 +561,8 @@ def _stored_matching(phones: list[str], email_keys: list[str]) -> list[Customer]
     IN lists, PostgreSQL's default costs scan the whole table for a batch's 1,750 keys
     once it holds ~100,000 customers (20-80 ms a batch, growing with the table). The probes
     only find the ids; the rows are then locked by id (one more probe each, in id order),
-    in one order whatever the file's, so two
-    imports (or an import and the API) touching the same customers wait for each other
-    instead of deadlocking."""
+    in one order whatever the file's, so two imports (or an import and the API) touching the
+    same customers wait for each other instead of deadlocking."""
     quote = connection.ops.quote_name
     meta = Customer._meta
     table = quote(meta.db_table)
@@ -658,10 +657,13 @@ def _customers_write(
     one of them (a concurrent write took an e-mail, two rows swapped one), row by row in
     savepoints instead, so only the refused rows fail. Returns (created, updated)."""
     fields = [*CUSTOMER_FIELDS, "updated_at"]
-    # New customers go in in phone order whatever the file's: two imports (or an import and
-    # the API) adding the same phones then wait for each other's first one instead of each
-    # holding a phone the other waits for (a deadlock that failed the attempt).
-    creates = sorted(creates, key=lambda pair: (pair[1].phone_number is None, pair[1].phone_number or ""))
+    # New customers go in in phone order (then e-mail order) whatever the file's: two imports
+    # (or an import and the API) adding the same phones or e-mails then wait for each other's
+    # first one instead of each holding one the other waits for (a deadlock failed the attempt).
+    creates = sorted(
+        creates,
+        key=lambda pair: (pair[1].phone_number is None, pair[1].phone_number or "", (pair[1].email or "").lower()),
+    )
     try:
         with transaction.atomic():
             if creates:
