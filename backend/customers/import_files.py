@@ -128,8 +128,8 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(_csv_lines(handle), delimiter=_csv_delimiter(path), strict=False)
         try:
-            for cells in reader:
-                yield reader.line_num, cells
+            # The row as a spreadsheet numbers it: records, not lines (a quoted cell may hold a line break).
+            yield from enumerate(reader, start=1)
         except csv.Error as exc:
             raise ImportFileError(f"The CSV is malformed near line {reader.line_num}: {exc}.") from None
 

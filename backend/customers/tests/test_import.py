@@ -97,6 +97,15 @@ def test_a_csv_with_good_and_bad_rows_keeps_the_good_ones_and_names_each_bad_row
     assert Customer.objects.count() == 3
 
 
+def test_rows_are_numbered_as_a_spreadsheet_does_even_after_a_cell_holding_a_line_break(marketing):
+    # given a cell whose quoted text spans two lines (refused: a control character), and a bad row after it
+    accepted = upload(marketing, csv_file(HEADER + '79123456789,,,"two\nlines",\n' + "12345,,,,\n"))
+
+    body = poll(marketing, run(accepted["id"]).pk)
+
+    assert [(error["row"], error["field"]) for error in body["errors"]] == [(2, "tag"), (3, "phone_number")]
+
+
 def test_the_answer_carries_location_and_the_list_shows_the_import(marketing, client_for_role):
     response = marketing.post(URL, {"file": csv_file(GOOD_AND_BAD)}, format="multipart")
 
