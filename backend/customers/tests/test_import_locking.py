@@ -4,6 +4,8 @@ customers wait for each other instead of deadlocking."""
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -35,6 +37,31 @@ def _wait_until_waiting_for_a_lock(observer: psycopg.Connection, pids: list[int]
     pytest.fail("the import never waited for the locked customer")
 
 
+@contextmanager
+def _work_waiting_for(holder: psycopg.Connection, work: Callable[[], object]) -> Iterator[None]:
+    """Runs `work` in a transaction in another thread and yields once it waits for a lock that
+    `holder` holds; then `holder` lets go and the thread ends."""
+    waiting = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                waiting.append(connection.connection.info.backend_pid)
+                work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        _wait_until_waiting_for_a_lock(holder, waiting)
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join()
+
+
 def test_matched_customers_are_locked_by_id_whatever_the_order_of_the_file():
     # given two customers, and another transaction holding the one with the lower id
     low = Customer.objects.create(phone_number="79120000001", email="low@example.com")
@@ -42,33 +69,17 @@ def test_matched_customers_are_locked_by_id_whatever_the_order_of_the_file():
     table = Customer._meta.db_table
     holder = _other_connection()
     holder.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [low.pk])
-    waiting = []
 
-    def import_batch():  # a batch naming the higher id first (the file's order)
-        try:
-            with transaction.atomic():
-                waiting.append(connection.connection.info.backend_pid)
-                _stored_matching([high.phone_number, low.phone_number], ["high@example.com", "low@example.com"])
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=import_batch)
-    thread.start()
-    try:
-        # when the import waits for the lower id
-        _wait_until_waiting_for_a_lock(holder, waiting)
-
+    # when an import batch naming the higher id first (the file's order) waits for the lower id
+    batch = [high.phone_number, low.phone_number], ["high@example.com", "low@example.com"]
+    with _work_waiting_for(holder, lambda: _stored_matching(*batch)):
         # then it holds no lock on the higher id yet: a transaction locking in id order can take it
         probe = _other_connection()
         try:
             locked = probe.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE SKIP LOCKED", [high.pk]).fetchall()
         finally:
             probe.close()
-        assert locked == [(high.pk,)]
-    finally:
-        holder.rollback()
-        holder.close()
-        thread.join()
+    assert locked == [(high.pk,)]
 
 
 def test_new_customers_are_inserted_in_phone_order_whatever_the_order_of_the_file():
@@ -80,27 +91,14 @@ def test_new_customers_are_inserted_in_phone_order_whatever_the_order_of_the_fil
         "VALUES (%s, NULL, '', '', 'UTC', now(), now()) ON CONFLICT DO NOTHING"
     )
     holder.execute(insert, ["79120000001"])
-    waiting = []
+    creates = []  # a batch naming the higher phone first (the file's order)
+    for number, phone in ((2, "79120000002"), (3, "79120000001")):
+        customer = customer_build(phone_number=phone)
+        customer.created_at = customer.updated_at = timezone.now()
+        creates.append((Row(number=number, values={"phone_number": phone}), customer))
 
-    def import_batch():  # a batch naming the higher phone first (the file's order)
-        creates = []
-        for number, phone in ((2, "79120000002"), (3, "79120000001")):
-            customer = customer_build(phone_number=phone)
-            customer.created_at = customer.updated_at = timezone.now()
-            creates.append((Row(number=number, values={"phone_number": phone}), customer))
-        try:
-            with transaction.atomic():
-                waiting.append(connection.connection.info.backend_pid)
-                _customers_write(creates, [], _RowErrors())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=import_batch)
-    thread.start()
-    try:
-        # when the import waits for the lower phone
-        _wait_until_waiting_for_a_lock(holder, waiting)
-
+    # when the import waits for the lower phone
+    with _work_waiting_for(holder, lambda: _customers_write(creates, [], _RowErrors())):
         # then it has not taken the higher phone yet: another writer in phone order can insert it
         probe = _other_connection()
         try:
@@ -109,7 +107,3 @@ def test_new_customers_are_inserted_in_phone_order_whatever_the_order_of_the_fil
             probe.rollback()
         finally:
             probe.close()
-    finally:
-        holder.rollback()
-        holder.close()
-        thread.join()
