@@ -56,8 +56,15 @@ def add_error_responses(result, generator, request, public):
         if code in ("429", "503"):
             response["headers"] = retry_after
         responses[f"Error{code}"] = response
+    # Answered before the application, by the web server (gunicorn's limit_request_line, nginx's
+    # large_client_header_buffers): its own HTML page, not the Error shape.
+    responses["Error414"] = {
+        "description": "The request line (method, path and query string) is longer than 8,190 bytes; "
+        "answered by the web server as an HTML page.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
-            for code in ERROR_RESPONSES:
+            for code in [*ERROR_RESPONSES, "414"]:
                 operation["responses"].setdefault(code, {"$ref": f"#/components/responses/Error{code}"})
     return result

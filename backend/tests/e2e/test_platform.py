@@ -132,3 +132,16 @@ def test_an_oversized_body_is_refused_by_nginx_with_json(stack):
 
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
+
+
+def test_a_request_line_over_the_servers_limit_is_a_414_as_the_schema_documents(stack):
+    query = "page_size=" + "a" * 9000
+
+    through_nginx = requests.get(f"{stack.nginx_url}/api/v1/robots/?{query}", timeout=10)
+    to_gunicorn = requests.get(f"{stack.web_url}/api/v1/robots/?{query}", timeout=10)
+    schema = requests.get(f"{stack.web_url}/api/schema/?format=json", timeout=10).json()
+
+    assert (through_nginx.status_code, to_gunicorn.status_code) == (414, 414)
+    assert "text/html" in to_gunicorn.headers["Content-Type"]
+    assert schema["paths"]["/api/v1/robots/"]["get"]["responses"]["414"] == {"$ref": "#/components/responses/Error414"}
+    assert "text/html" in schema["components"]["responses"]["Error414"]["content"]
