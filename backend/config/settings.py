@@ -112,6 +112,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when PostgreSQL is unreachable, so requests get a 503 instead of hanging.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# psycopg prepares a statement on its 5th run on a connection, but only statements sent by a
+# cursor that binds on the server: core.postgresql's prepared_cursor() on the hot paths
+# (Django's own cursors bind on the client and are never prepared; Django turns preparing
+# off unless this is set).
+DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Django's backend, with a health check that looks at the socket instead of sending SELECT 1

@@ -270,7 +270,8 @@ def _insert_robot(item: RobotInput) -> Robot | None:
         )
     now = timezone.now()
     values = (item.robot_version_id, item.serial, item.model, item.version, item.created, now)
-    with connection.cursor() as cursor:
+    # Prepared: PostgreSQL does not parse and plan it again for every robot.
+    with connection.prepared_cursor() as cursor:
         cursor.execute(_insert_sql, (*values, item.robot_version_id))
         row = cursor.fetchone()
     if row is None:

@@ -82,3 +82,27 @@ def test_timestamps_are_read_by_the_compiled_loader_with_djangos_answers(written
 
     assert issubclass(loader, FastTzLoader) and loader.timezone == connection.timezone
     assert value == expected and value.tzinfo is expected.tzinfo
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_prepared_cursor_prepares_a_statement_after_the_threshold_and_django_cursors_never():
+    statement = "SELECT %s::int + 1"
+    connection.ensure_connection()
+    threshold = connection.connection.prepare_threshold
+    assert threshold == 5
+    with connection.cursor() as cursor:  # Django's own cursor binds on the client
+        for _ in range(threshold + 2):
+            cursor.execute(statement, [1])
+    assert not [text for text in _prepared_statements() if "::int + 1" in text]
+
+    with connection.prepared_cursor() as cursor:
+        for number in range(threshold + 2):
+            cursor.execute(statement, [number])
+            assert cursor.fetchone() == (number + 1,)
+
+    assert [text for text in _prepared_statements() if "::int + 1" in text] == ["SELECT $1::int + 1"]
