@@ -65,7 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.metrics.HttpMetricsBeforeMiddleware",
     # X-Request-ID in (nginx sets it) and out; the id travels on into Celery tasks (DJANGO_GUID below).
     "django_guid.middleware.guid_middleware",
     # The registration request log: every useradd request, even those refused before the view (413, 429, 500).
@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "core.metrics.HttpMetricsAfterMiddleware",
     # Wraps the API view alone (it calls the view in its process_view): a write commits only
     # with a 2xx answer.
     "core.transactions.ApiWriteTransactionMiddleware",
