@@ -47,7 +47,8 @@ Control:
     GET  /_control/faults        the current faults
     POST /_control/faults        change some (unknown keys or answers: 400)
     POST /_control/reset         faults off, records forgotten
-    GET  /_control/stats         calls by outcome, deliveries, duplicates, bytes of huge answers sent
+    GET  /_control/stats         calls by outcome, deliveries, duplicates, bytes of huge answers sent,
+                                 the most calls answered at once (max_in_flight)
     GET  /_control/deliveries    every accepted message: {id: {"phone", "text", "at", "count"}}
     GET  /_control/attempts      every call per message, in order:
                                  {id: [{"at", "answer", "not_before"?}, ...]}; `not_before` is
@@ -118,6 +119,7 @@ class FakeGateway:
     def __init__(self, *, token: str = "", faults: dict | None = None):
         self.token = token
         self.faults = {**DEFAULT_FAULTS, **(faults or {})}
+        self.in_flight = 0  # calls being answered now (not a record: a reset leaves it)
         self.reset_records()
 
     def reset_records(self) -> None:
@@ -128,11 +130,20 @@ class FakeGateway:
         self.huge_bytes_sent = 0
         self.first_call_at: float | None = None
         self.last_call_at: float | None = None
+        self.max_in_flight = 0  # the most calls answered at once: shows a client's concurrency
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     async def send(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._send(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _send(self, request: web.Request) -> web.StreamResponse:
         faults = self.faults
         now = self.last_call_at = time.time()
         self.first_call_at = self.first_call_at or now
@@ -307,6 +318,7 @@ class FakeGateway:
                 "huge_bytes_sent": self.huge_bytes_sent,
                 "first_call_at": self.first_call_at,
                 "last_call_at": self.last_call_at,
+                "max_in_flight": self.max_in_flight,
             }
         )
 

