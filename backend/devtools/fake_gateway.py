@@ -119,7 +119,7 @@ class FakeGateway:
     def __init__(self, *, token: str = "", faults: dict | None = None):
         self.token = token
         self.faults = {**DEFAULT_FAULTS, **(faults or {})}
-        self.in_flight = 0  # calls being answered now (not a record: a reset leaves it)
+        self.records_since = 0  # which reset the records (and a call) belong to
         self.reset_records()
 
     def reset_records(self) -> None:
@@ -130,18 +130,24 @@ class FakeGateway:
         self.huge_bytes_sent = 0
         self.first_call_at: float | None = None
         self.last_call_at: float | None = None
-        self.max_in_flight = 0  # the most calls answered at once: shows a client's concurrency
+        # The most calls answered at once, counting only calls made since this reset (calls of a
+        # test before it may still be waiting out a latency): shows a client's concurrency.
+        self.records_since += 1
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     async def send(self, request: web.Request) -> web.StreamResponse:
+        records = self.records_since
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._send(request)
         finally:
-            self.in_flight -= 1
+            if records == self.records_since:
+                self.in_flight -= 1
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
         faults = self.faults
