@@ -151,7 +151,8 @@ def recycling(ctx, auth: dict) -> dict:
             ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=2)  # connections, first requests
             with WorkerWatch(ctx.stack.processes["web"].popen.pid) as watch:
                 run = ctx.wrk("/api/v1/robots/", body=ROBOT_BODY, headers=auth, seconds=seconds, timeline=True)
-            _assert_clean(run, label)
+            if argv is None:  # our configuration must answer every request; the comparison may not
+                _assert_clean(run, label)
             run["workers_started"] = watch.started
             run["worker_boot"] = worker_boot(ctx.stack.processes["web"].popen.pid)
             runs[label] = run
@@ -266,6 +267,7 @@ def run(ctx) -> dict:
                 round(statistics.median(timeline)) if timeline else "",
                 recycle["p99_ms"],
                 f"{recycle['worker_boot']['cpu_seconds']} / {recycle['worker_boot']['wall_seconds']}",
+                recycle["errors"]["timeout"],
             ]
         )
     figure_name = _recycling_figure(recycle_runs)
@@ -293,6 +295,7 @@ def run(ctx) -> dict:
                     "median second",
                     "p99 ms",
                     "a new worker's boot: CPU s / wall s",
+                    "requests unanswered in 10 s",
                 ],
                 recycle_rows,
             ),
