@@ -247,3 +247,37 @@ def test_a_robot_ingested_while_an_order_is_being_placed_goes_to_that_order(r2d2
     assert order.status == OrderStatus.NOTIFIED
     assert order.robot_id == results["robot"].pk
     assert Email.objects.count() == 1
+
+
+def _probe_generic_plan(serials: list[str]) -> str:
+    """The plan PostgreSQL makes of the waiting-order probe's prepared statement for any
+    parameters (its generic plan, which it switches to after five runs unless planning each
+    run looks cheaper), sequential scans priced out so the indexes it may use show."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%unnest%"],
+        )
+        [(name, parameters)] = cursor.fetchall()
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        arguments = [serials, OrderStatus.WAITING.value][:parameters]
+        cursor.execute(
+            f"EXPLAIN EXECUTE {connection.ops.quote_name(name)}({', '.join(['%s'] * parameters)})",
+            arguments,
+        )
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_the_waiting_order_probe_can_use_the_partial_index_once_prepared(r2d2):
+    # given the probe prepared on this connection (run past psycopg's threshold)
+    from orders.services import _serials_waited_for
+
+    for _ in range(connection.connection.prepare_threshold + 2):
+        assert _serials_waited_for(["R2-D2"]) == set()
+
+    # then its generic plan, planned once for every run, reads the waiting orders' partial
+    # index: a status sent as a parameter could match any row, so that plan could not use it
+    plan = _probe_generic_plan(["R2-D2"])
+    assert "order_waiting_by_serial" in plan, plan
