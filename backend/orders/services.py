@@ -44,15 +44,19 @@ def _serials_waited_for(serials: list[str]) -> set[str]:
     if _waiting_sql is None:
         quote = connection.ops.quote_name
         meta = Order._meta
+        # The status is a literal, not a parameter: after five runs PostgreSQL tries a plan made
+        # once for any parameters, and with `status = $2` that plan cannot use the partial index
+        # (WHERE status = 'waiting'), only a scan of every order: with many orders it then plans
+        # every run again, with few it keeps the scan. (A code of the model's choices: a word.)
         _waiting_sql = (
             "SELECT s FROM unnest(%s::text[]) AS s WHERE EXISTS ("  # noqa: S608 (names from the model)
             f"SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('robot_serial').column)} = s "
-            f"AND {quote(meta.get_field('status').column)} = %s)"
+            f"AND {quote(meta.get_field('status').column)} = '{OrderStatus.WAITING.value}')"
         )
     with connection.prepared_cursor() as cursor:
         for serial in serials:
             cursor.execute(LOCK_SQL, [f"r4c:serial:{serial}"])
-        cursor.execute(_waiting_sql, [serials, OrderStatus.WAITING.value])
+        cursor.execute(_waiting_sql, [serials])
         return {row[0] for row in cursor.fetchall()}
 
 
