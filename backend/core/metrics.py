@@ -7,9 +7,11 @@ Celery task outcomes are not counted here: the workers send task events, and Flo
 """
 
 import os
+import sys
 
 import redis
 from django.conf import settings
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 from django_prometheus.conf import NAMESPACE, PROMETHEUS_LATENCY_BUCKETS
 from django_prometheus.middleware import Metrics, PrometheusAfterMiddleware, PrometheusBeforeMiddleware
@@ -115,11 +117,34 @@ class HttpMetricsBeforeMiddleware(PrometheusBeforeMiddleware):
         return response
 
 
+def _view_name(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return (match.view_name if match is not None else None) or "<unnamed view>"
+
+
+def _count_uncaught_exception(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """got_request_exception: an exception that became a 500 without process_exception seeing
+    it, the API's write views' (ApiWriteTransactionMiddleware calls them from its process_view,
+    and Django gives process_exception only what the view itself raised). Sent from within
+    the `except` that caught it, so sys.exc_info() holds it."""
+    exception = sys.exc_info()[1]
+    if request is None or exception is None or getattr(request, "prometheus_exception_counted", False):
+        return
+    metrics = HttpMetrics.get_instance()
+    metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
+    metrics.exceptions_by_view.labels(view=_view_name(request)).inc()
+
+
 class HttpMetricsAfterMiddleware(PrometheusAfterMiddleware):
     """Last but the view-wrapping ones: requests, responses and latency by view and method, and
-    exceptions (django-prometheus' label names, so its dashboards work)."""
+    exceptions (django-prometheus' label names, so its dashboards work): those a view raises,
+    in process_exception, and those that reach Django's 500 another way (got_request_exception)."""
 
     metrics_cls = HttpMetrics
+
+    def __init__(self, get_response) -> None:
+        super().__init__(get_response)
+        got_request_exception.connect(_count_uncaught_exception, dispatch_uid="core.metrics.uncaught_exception")
 
     def process_request(self, request: HttpRequest) -> None:
         self.metrics.requests_by_method.labels(method=self._method(request)).inc()
@@ -145,3 +170,4 @@ class HttpMetricsAfterMiddleware(PrometheusAfterMiddleware):
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         self.metrics.exceptions_by_type.labels(type=type(exception).__name__).inc()
         self.metrics.exceptions_by_view.labels(view=self._get_view_name(request)).inc()
+        request.prometheus_exception_counted = True  # not again when it becomes a 500
