@@ -80,9 +80,12 @@ def test_an_exception_in_an_api_write_view_is_counted_by_type_and_view(client, c
 
     # then it is answered 500 and counted once by type and once by view
     assert response.status_code == 500
-    after = _exception_counts(client)
+    _assert_counted_once(before, _exception_counts(client), view="robot-list")
+
+
+def _assert_counted_once(before: dict, after: dict, *, view: str) -> None:
     by_type = ("django_http_exceptions_total_by_type", "UnforeseenError")
-    by_view = ("django_http_exceptions_total_by_view", "robot-list")
+    by_view = ("django_http_exceptions_total_by_view", view)
     assert after.get(by_type, 0) - before.get(by_type, 0) == 1
     assert after.get(by_view, 0) - before.get(by_view, 0) == 1
 
@@ -103,8 +106,4 @@ def test_an_exception_in_a_plain_view_is_counted_once(client):
     response = client.get("/fail/")
 
     assert response.status_code == 500
-    after = _exception_counts(client)
-    by_type = ("django_http_exceptions_total_by_type", "UnforeseenError")
-    by_view = ("django_http_exceptions_total_by_view", "fail")
-    assert after.get(by_type, 0) - before.get(by_type, 0) == 1
-    assert after.get(by_view, 0) - before.get(by_view, 0) == 1
+    _assert_counted_once(before, _exception_counts(client), view="fail")
