@@ -3,6 +3,7 @@
 import re
 import string
 
+import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import example, given
@@ -26,8 +27,15 @@ WRITTEN = [
     " 7-{0}-{1}{2}{3} ",
     "{0} {1}-{2}-{3}",
 ]
-# A Russian mobile number: 9 and nine digits (libphonenumber's metadata for RU mobiles).
-mobile = st.text(alphabet=string.digits, min_size=9, max_size=9).map(lambda digits: "9" + digits)
+
+
+def _allocated(national: str) -> bool:
+    return phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=7, national_number=int(national)))
+
+
+# A Russian mobile number: 9 and nine digits, in a range libphonenumber's metadata knows as
+# allocated (it refuses a few, such as 930 000-00-xx: see the test below).
+mobile = st.text(alphabet=string.digits, min_size=9, max_size=9).map(lambda digits: "9" + digits).filter(_allocated)
 
 
 def normalised(text: str) -> str | None:
@@ -56,6 +64,10 @@ def test_a_number_written_as_people_write_it_is_stored_as_7_and_ten_digits(digit
     text = written.format(digits[:3], digits[3:6], digits[6:8], digits[8:])
 
     assert normalised(text) == "7" + digits
+
+
+def test_a_mobile_number_of_a_range_not_allocated_is_refused():
+    assert normalised("+7 (930) 000-00-00") is None
 
 
 @given(digits=mobile, data=st.data())
